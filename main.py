@@ -1,0 +1,399 @@
+"""askdocs: an "Ask AI" chat widget for documentation sites, in one FastHTML app."""
+import asyncio, json, logging, os, sys, time
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fasthtml.common import *
+from fhdaisy import Alert, Badge, Btn, Chat, ChatBubble, ChatFooter, Loading, Navbar
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.responses import Response
+
+from answers import AnswerError, Event, answer, import_lisette
+from render import Renderer
+from store import Store, Turn
+
+ROOT = Path(__file__).parent
+MAX_QUESTION = 2000
+MAX_BODY = 64 * 1024
+log = logging.getLogger('askdocs')
+
+# ---- Configuration: read once from the environment, validated at start-up ----
+
+class ConfigError(Exception): pass
+
+@dataclass(frozen=True)
+class Config:
+    model: str = ''
+    api_base: str = ''
+    api_key: str = ''
+    docs: tuple = ()
+    data: Path = Path('data')
+    site_name: str = 'these docs'
+    allowed_origins: tuple = ()
+    host: str = '127.0.0.1'
+    port: int = 5001
+    starters: tuple = ()
+    max_tokens: int = 1024
+    timeout: float = 60.0
+
+    @property
+    def docs_hosts(self): return tuple(h for d in self.docs if (h := urlsplit(d).hostname))
+
+def _num(env, name, default, cast, lo, hi):
+    raw = env.get(name, '').strip()
+    if not raw: return default
+    try: v = cast(raw)
+    except ValueError: raise ConfigError(f'{name} must be a number, got {raw!r}')
+    if not lo <= v <= hi: raise ConfigError(f'{name} must be between {lo} and {hi}, got {raw}')
+    return v
+
+def _url(env, name):
+    v = env.get(name, '').strip()
+    if v and urlsplit(v).scheme not in ('http', 'https'): raise ConfigError(f'{name} must be an http(s) URL, got {v!r}')
+    return v
+
+def _origins(env):
+    vals = tuple(o.strip().rstrip('/') for o in env.get('ASKDOCS_ALLOWED_ORIGINS', '').split(',') if o.strip())
+    for o in vals:
+        u = urlsplit(o)
+        if o != '*' and (u.scheme not in ('http', 'https') or not u.hostname or u.path):
+            raise ConfigError(f'ASKDOCS_ALLOWED_ORIGINS entries must look like https://docs.example.com, got {o!r}')
+    return () if '*' in vals else vals
+
+def _writable(path):
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (probe := path / '.write-test').write_text('ok')
+        probe.unlink()
+    except OSError as e: raise ConfigError(f'ASKDOCS_DATA folder {str(path)!r} is not writable: {e.strerror}')
+    return path
+
+def load_config(env=os.environ) -> Config:
+    split = lambda name, sep=',': tuple(s.strip() for s in env.get(name, '').split(sep) if s.strip())
+    in_container = Path('/.dockerenv').exists() or env.get('FLY_APP_NAME')
+    return Config(
+        model=env.get('ASKDOCS_MODEL', '').strip(), api_base=_url(env, 'ASKDOCS_API_BASE'),
+        api_key=env.get('ASKDOCS_API_KEY', '').strip(), docs=split('ASKDOCS_DOCS') or (str(ROOT / 'README.md'), str(ROOT / 'docs')),
+        data=_writable(Path(env.get('ASKDOCS_DATA') or 'data').expanduser().resolve()),
+        site_name=env.get('ASKDOCS_SITE_NAME', '').strip() or 'these docs', allowed_origins=_origins(env),
+        host=env.get('HOST') or ('0.0.0.0' if in_container else '127.0.0.1'), port=_num(env, 'PORT', 5001, int, 1, 65535),
+        starters=split('ASKDOCS_STARTERS', '|') or ('What is this project?', 'How do I get started?'),
+        max_tokens=_num(env, 'ASKDOCS_MAX_TOKENS', 1024, int, 16, 200_000),
+        timeout=_num(env, 'ASKDOCS_TIMEOUT', 60.0, float, 1, 3600))
+
+try: cfg = load_config()
+except ConfigError as e: sys.exit(f'askdocs: configuration error: {e}')
+store = Store(cfg.data / 'askdocs.db')
+render_md = Renderer(cfg.docs_hosts)
+
+# ---- The app ----
+
+class BodyLimit:
+    "ASGI middleware: refuse a request body over `limit` bytes with 413 before anything parses it."
+    def __init__(self, app, limit=MAX_BODY): self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        length = dict(scope['headers']).get(b'content-length', b'0')
+        if not length.isdigit() or int(length) > self.limit: return await too_large(scope, receive, send)
+        seen = 0
+        async def bounded():
+            nonlocal seen
+            msg = await receive()
+            seen += len(msg.get('body', b''))
+            if seen > self.limit: raise ValueError('request body over the limit')  # a body longer than its Content-Length
+            return msg
+        await self.app(scope, bounded, send)
+
+async def too_large(scope, receive, send):
+    await reader_error('That message is too large to send.', 413)(scope, receive, send)
+
+def static_assets_built(): return (ROOT / 'static' / 'app.css').exists() and (ROOT / 'static' / 'vendor' / 'htmx.min.js').exists()
+
+# Pinned CDN copies of the same versions frontend/package.json installs, for a checkout whose assets are not built.
+CDN = dict(htmx='https://cdn.jsdelivr.net/npm/htmx.org@2.0.11/dist/htmx.min.js',
+           sse='https://cdn.jsdelivr.net/npm/htmx-ext-sse@2.2.4/dist/sse.min.js',
+           css='https://cdn.jsdelivr.net/npm/daisyui@5.8.1/daisyui.css',
+           tw='https://cdn.jsdelivr.net/npm/@tailwindcss/browser@4.3.5/dist/index.global.js')
+
+def asset_headers():
+    htmx_config = Meta(name='htmx-config', content=json.dumps(dict(
+        # Show the friendly messages that come with 4xx answers (htmx drops error responses by default).
+        responseHandling=[dict(code='204', swap=False), dict(code='[234]..', swap=True), dict(code='...', swap=False, error=True)],
+        selfRequestsOnly=True, allowScriptTags=False, allowEval=False)))
+    if static_assets_built():
+        return (htmx_config, Link(rel='stylesheet', href='/static/app.css'), Script(src='/static/vendor/htmx.min.js', defer=True),
+                Script(src='/static/vendor/sse.min.js', defer=True), Script(src='/static/chat.js', defer=True))
+    return (htmx_config, Link(rel='stylesheet', href=CDN['css']), Script(src=CDN['tw']), Script(src=CDN['htmx'], defer=True),
+            Script(src=CDN['sse'], defer=True), Script(src='/static/chat.js', defer=True))
+
+app, rt = fast_app(default_hdrs=False, pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT),
+                   hdrs=(Meta(charset='utf-8'), Meta(name='viewport', content='width=device-width, initial-scale=1')),
+                   middleware=[Middleware(BodyLimit)], title='Ask AI', canonical=False)
+
+# ---- Components ----
+
+def Icon(name, cls='size-4'):
+    "A Lucide icon (fastlucide's data), inline so the page needs no sprite request."
+    return Svg(*[ft_hx(t, **a) for t, a in ICONS[name]], viewBox='0 0 24 24', fill='none', stroke='currentColor',
+               stroke_width=2, stroke_linecap='round', stroke_linejoin='round', cls=cls, aria_hidden='true')
+
+def _icons(*names):
+    from fastlucide.core import read_icons
+    every = read_icons()
+    return {n: every[n] for n in names}
+ICONS = _icons('send-horizontal', 'square', 'rotate-ccw', 'copy', 'square-pen', 'book-open', 'sparkles', 'message-circle')
+
+def UserBubble(text):
+    return Chat(cls='chat-end')(ChatBubble(text, cls='chat-bubble-primary whitespace-pre-wrap break-words'))
+
+def Sources(sources):
+    if not sources: return Div()
+    return Div(cls='sources mt-3 border-t border-base-300 pt-2 text-sm')(
+        Div('Sources', cls='font-semibold opacity-70'),
+        Ul(*[Li(A(s['title'], href=s['url'], target='_top', cls='link link-primary')) for s in sources], cls='list-disc ms-5'))
+
+def bubble_id(t: Turn): return f'turn-{t.token}'
+
+def StreamingBubble(t: Turn):
+    "An answer on its way: `message` events append text, `status` shows tool progress, `done`/`error` replace the bubble."
+    tid = bubble_id(t)
+    return Chat(id=tid, cls='chat-start', hx_ext='sse', sse_connect=stream.to(conv=t.conv, token=t.token), sse_close='done')(
+        ChatBubble(cls='ai-bubble', aria_busy='true')(
+            Div(sse_swap='status', cls='status text-sm opacity-70'),
+            Span(sse_swap='message', hx_swap='beforeend', cls='answer whitespace-pre-wrap break-words'),
+            Loading(cls='loading-dots loading-sm typing', aria_label='Answering')),
+        ChatFooter(cls='mt-1')(
+            Btn(Icon('square', 'size-3'), 'Stop', cls='btn-xs btn-ghost', hx_post=stop.to(conv=t.conv, token=t.token),
+                hx_target=f'#{tid}', hx_swap='outerHTML')),
+        Div(sse_swap='done,error', hx_target=f'#{tid}', hx_swap='outerHTML', hidden=True))
+
+def AnswerBubble(t: Turn):
+    notice = {'stopped': 'Stopped', 'docs': 'Search results from the docs (no AI)'}.get(t.status if t.status == 'stopped' else t.mode)
+    return Chat(id=bubble_id(t), cls='chat-start')(
+        ChatBubble(cls='ai-bubble')(Div(NotStr(render_md(t.answer)), cls='prose answer-final'), Sources(t.sources)),
+        ChatFooter(cls='mt-1 flex gap-2 items-center')(
+            Btn(Icon('copy', 'size-3'), 'Copy', cls='btn-xs btn-ghost copy-answer', type='button'),
+            Badge(notice, cls='badge-ghost badge-sm') if notice else None))
+
+def ErrorBubble(t: Turn):
+    return Chat(id=bubble_id(t), cls='chat-start', role='alert')(
+        ChatBubble(cls='chat-bubble-error')(Div(NotStr(render_md(t.answer)), cls='prose') if t.answer else None, P(t.error)),
+        ChatFooter(cls='mt-1')(
+            Btn(Icon('rotate-ccw', 'size-3'), 'Retry', cls='btn-xs', hx_post=retry.to(conv=t.conv, token=t.token),
+                hx_target=f'#{bubble_id(t)}', hx_swap='outerHTML')))
+
+def AiBubble(t: Turn):
+    if t.status == 'error': return ErrorBubble(t)
+    return AnswerBubble(t) if t.final else StreamingBubble(t)
+
+def Turns(turns): return [c for t in turns for c in (UserBubble(t.question), AiBubble(t))]
+
+def Starters(questions, oob=False):
+    return Div(id='starters', hx_swap_oob='true' if oob else None, cls='flex flex-wrap gap-2 justify-center p-4')(
+        *[Btn(q, cls='btn-sm btn-outline starter', hx_post=ask.to(), hx_vals=json.dumps(dict(q=q)), hx_include='#conv',
+                 hx_target='#messages', hx_swap='beforeend') for q in questions])
+
+def ChatFields(conv='', text='', oob=False):
+    "The part of the input form that a send replaces: a fresh, focused textarea and the conversation id."
+    return Div(id='chat-fields', hx_swap_oob='true' if oob else None, cls='flex-1 flex')(
+        Hidden(conv, id='conv', name='conv'),
+        Textarea(text, id='q', name='q', rows=1, placeholder='Ask a question…', autofocus=True, aria_label='Your question',
+                 cls='textarea textarea-bordered w-full resize-none field-sizing-content max-h-40 min-h-10'))
+
+def ChatError(msg='', oob=False):
+    return Div(id='chat-error', hx_swap_oob='true' if oob else None, role='status')(
+        Alert(msg, cls='alert-warning alert-soft text-sm py-2') if msg else None)
+
+def ChatInput(conv):
+    return Form(id='ask-form', hx_post=ask.to(), hx_target='#messages', hx_swap='beforeend', hx_disabled_elt='#send',
+                cls='p-3 border-t border-base-300 bg-base-100')(
+        ChatError(),
+        Div(cls='flex gap-2 items-end')(
+            ChatFields(conv),
+            Btn(Icon('send-horizontal'), id='send', cls='btn-primary btn-square', aria_label='Send')),
+        P('Answers are generated from the docs and may be wrong.', cls='text-xs opacity-50 mt-1 text-center'))
+
+def ChatHeader(site_name, theme):
+    return Navbar(cls='min-h-12 bg-base-200 border-b border-base-300 px-3 gap-2')(
+        Icon('sparkles', 'size-5 text-primary'), H1(f'Ask {site_name}', cls='font-semibold flex-1 truncate'),
+        A(Icon('square-pen'), href=chat_standalone.to(**({'theme': theme} if theme else {})), cls='btn btn-ghost btn-sm btn-square new-chat',
+          title='New conversation', aria_label='New conversation'))
+
+def ChatPage(site_name, conv, turns, starters, theme):
+    return Div(cls='flex flex-col h-dvh')(
+        ChatHeader(site_name, theme),
+        Main(id='messages', role='log', aria_live='polite', aria_label='Conversation', cls='flex-1 overflow-y-auto p-3')(
+            *Turns(turns)),
+        Starters(() if turns else starters),
+        ChatInput(conv))
+
+def reader_error(msg, status):
+    "A 4xx that htmx shows in the error slot above the input, leaving the typed question where it is."
+    return HTMLResponse(to_xml(ChatError(msg, oob=True)), status_code=status, headers={'HX-Reswap': 'none'})
+
+# ---- Routes ----
+
+@rt('/chat-standalone')
+async def chat_standalone(conv: str = '', theme: str = ''):
+    theme = theme if theme in ('light', 'dark') else ''
+    if not store.has_conversation(conv): conv = ''
+    page = ChatPage(cfg.site_name, conv, store.turns(conv) if conv else [], cfg.starters, theme)
+    return Html(Head(*app.hdrs, Title(f'Ask {cfg.site_name}'), *asset_headers()), Body(page), data_theme=theme or None, lang='en')
+
+@rt
+async def ask(q: str = '', conv: str = ''):
+    q = q.strip()
+    if not q: return Response(status_code=204)
+    if len(q) > MAX_QUESTION: return reader_error(f'Please keep questions under {MAX_QUESTION:,} characters (this one has {len(q):,}).', 422)
+    if conv and not store.has_conversation(conv): return reader_error('This conversation no longer exists. Start a new one.', 404)
+    conv = conv or store.new_conversation()
+    t = store.add_turn(conv, q)
+    return UserBubble(q), AiBubble(t), ChatFields(conv, oob=True), ChatError(oob=True), Starters((), oob=True)
+
+@rt('/stream/{conv}/{token}')
+async def stream(conv: str, token: str):
+    t = store.turn(conv, token)
+    events = turn_events(t) if t else final_events(None)
+    return EventSourceResponse(events, ping=15, sep='\n', headers={'Cache-Control': 'no-cache'})
+
+@rt('/stop/{conv}/{token}', methods=['post'])
+async def stop(conv: str, token: str):
+    if not (t := store.turn(conv, token)): return reader_error('That answer does not exist.', 404)
+    if not t.final:
+        store.request_stop(t)
+        t = await wait_final(t, limit=5)
+    return AiBubble(t)
+
+@rt('/retry/{conv}/{token}', methods=['post'])
+async def retry(conv: str, token: str):
+    if not (t := store.turn(conv, token)): return reader_error('That answer does not exist.', 404)
+    return AiBubble(store.retry(t) or t)
+
+@rt
+async def embed(req):
+    js = (ROOT / 'embed' / 'loader.js').read_text().replace('__ASKDOCS_CONFIG__', json.dumps(dict(
+        origin=server_origin(req), siteName=cfg.site_name)).replace('<', '\\u003c'))
+    return Response(js, media_type='application/javascript', headers={'Cache-Control': 'public, max-age=300'})
+
+@rt
+async def healthz(): return JSONResponse(dict(ok=True, model=cfg.model or None))
+
+@rt('/')
+async def index(req):
+    return Title(f'{cfg.site_name} — askdocs demo'), DemoPage(cfg.site_name, embed.to())
+
+# ---- Streaming an answer ----
+
+def server_origin(req):
+    "The origin readers reach us at; uvicorn's --proxy-headers makes the scheme right behind a TLS proxy."
+    return f'{req.url.scheme}://{req.url.netloc}'
+
+def html_text(s):
+    # Escape for the browser; a bare \r would end an SSE line (WHATWG SSE), so it travels as an entity.
+    return escape(s, quote=False).replace('\r', '&#13;')
+
+def sse(kind, html=''): return ServerSentEvent(data=html, event=None if kind == 'message' else kind)
+
+async def final_events(t: Turn | None):
+    if t is None:
+        yield sse('error', to_xml(Chat(cls='chat-start')(ChatBubble('This answer does not exist.', cls='chat-bubble-error'))))
+    else: yield sse('error' if t.status == 'error' else 'done', to_xml(AiBubble(t)))
+
+async def turn_events(t: Turn):
+    "Answer `t` if nobody else is; a reconnect or second reader only gets what exists, never a second model call."
+    if store.claim(t): events = live_events(t)
+    else: events = final_events(await wait_final(t))
+    async for e in events: yield e
+
+async def wait_final(t: Turn, limit=600.0, stale=60.0):
+    "Wait for another request (maybe in another worker) to finish `t`; give up on one that stopped heartbeating."
+    end = time.monotonic() + limit
+    while not t.final and time.monotonic() < end:
+        if t.status == 'pending' and t.stop: store.finish(t, 'stopped')
+        elif t.status == 'running' and time.time() - t.alive > stale:
+            store.finish(t, 'error', t.answer, 'The answer was interrupted. Please retry.')
+        else: await asyncio.sleep(0.2)
+        t = store.turn(t.conv, t.token)
+    return t
+
+async def _produce(events, q: asyncio.Queue):
+    try:
+        async for e in events: q.put_nowait(e)
+        q.put_nowait(None)
+    except Exception as e: q.put_nowait(e)
+
+async def live_events(t: Turn, check_every=0.5, beat_every=10.0):
+    """Run the model for `t`, relaying its text as escaped fragments; whatever happens, store what was said.
+    Chunks that queue up while a frame is sent go out together, so a busy server sends fewer, larger frames."""
+    q, parts, sources, status, error = asyncio.Queue(), [], [], 'done', ''
+    producer = asyncio.create_task(_produce(answer(cfg, t.question, store.history(t.conv, t.id)), q))
+    checked = beat = time.monotonic()
+    try:
+        while True:
+            try: item = await asyncio.wait_for(q.get(), check_every)
+            except TimeoutError: item = Event('tick', None)
+            batch = [item]
+            while not q.empty() and isinstance(batch[-1], Event): batch.append(q.get_nowait())
+            text = ''.join(e.data for e in batch if isinstance(e, Event) and e.kind == 'text')
+            if text: parts.append(text); yield sse('message', html_text(text))
+            for e in batch:
+                if isinstance(e, Event) and e.kind == 'status': yield sse('status', to_xml(Span(e.data)))
+                if isinstance(e, Event) and e.kind == 'sources': sources = e.data
+            last = batch[-1]
+            if last is None: break
+            if isinstance(last, Exception):
+                status, error = 'error', str(last) if isinstance(last, AnswerError) else 'Something went wrong. Please retry.'
+                if not isinstance(last, AnswerError): log.exception('answer failed', exc_info=last)
+                break
+            now = time.monotonic()
+            if now - checked > check_every:
+                checked = now
+                if store.stop_requested(t): status = 'stopped'; break
+            if now - beat > beat_every: beat = now; store.heartbeat(t)
+    except BaseException:
+        status = 'stopped'  # the reader went away (tab closed, Stop swapped the bubble) or the server is shutting down
+        raise
+    finally:
+        producer.cancel()
+        store.finish(t, status, ''.join(parts), error, sources, mode=t.mode)
+    t = store.turn(t.conv, t.token)
+    yield sse('error' if status == 'error' else 'done', to_xml(AiBubble(t)))
+
+# ---- The demo page ----
+
+def DemoPage(site_name, loader_src):
+    return Main(style='max-width:46rem;margin:3rem auto;padding:0 1rem;font:16px/1.6 system-ui,sans-serif')(
+        H1(f'{site_name}: askdocs demo'),
+        P('This page stands in for your documentation site. The button in the corner comes from the one script tag below, '
+          'exactly as you would add it to your own docs:'),
+        Pre(Code(f'<script src="{loader_src}" defer></script>'), style='background:#f3f3f3;padding:1rem;overflow:auto'),
+        P('Click it (or press Ctrl/⌘+I) and ask a question.'),
+        Script(src=loader_src, defer=True))
+
+# ---- Start-up and command line ----
+
+def serve_app():
+    import uvicorn
+    uvicorn.run('main:app', host=cfg.host, port=cfg.port, proxy_headers=True, forwarded_allow_ips='*' if os.environ.get('FLY_APP_NAME') else None,
+                timeout_graceful_shutdown=10, log_level='info')
+
+async def ask_cli(question):
+    hist = []
+    try:
+        async for e in answer(cfg, question, hist):
+            if e.kind == 'text': print(e.data, end='', flush=True)
+            elif e.kind == 'status': print(f'\n[{e.data}]', file=sys.stderr)
+    except AnswerError as e: sys.exit(f'\naskdocs: {e}')
+    print()
+
+def main(argv=sys.argv[1:]):
+    match argv:
+        case []: serve_app()
+        case ['ask', *words] if words: asyncio.run(ask_cli(' '.join(words)))
+        case _: sys.exit('usage: python main.py            serve the widget\n'
+                         '       python main.py ask "..."  answer a question in the terminal')
+
+if __name__ == '__main__': main()

@@ -1,0 +1,50 @@
+"""Markdown from the model, rendered on the server and cleaned with an allow-list before any browser sees it."""
+import re
+from html import escape
+from urllib.parse import urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+TAGS = {'p', 'br', 'hr', 'strong', 'em', 'del', 's', 'code', 'pre', 'blockquote', 'ul', 'ol', 'li', 'a', 'img',
+        'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'mark', 'span'}
+ATTRS = {'a': {'href', 'title'}, 'img': {'src', 'alt', 'title'}, 'code': {'class'}, 'ol': {'start'},
+         'th': {'style'}, 'td': {'style'}}
+LANG = re.compile(r'language-[\w+#.-]{1,30}')
+ALIGN = re.compile(r'text-align:(left|right|center)')
+
+def _keep_attr(tag, attr, value):
+    if attr == 'class': return value if LANG.fullmatch(value) else None
+    if attr == 'style': return value if ALIGN.fullmatch(value) else None
+    return value
+
+def host(url): return (urlsplit(url).hostname or '').lower()
+
+class Renderer:
+    "Renders markdown for one site: links to `docs_hosts` open in the top window, images from other hosts become links."
+    def __init__(self, docs_hosts=()):
+        self.docs_hosts = {h.lower() for h in docs_hosts}
+        # js-default: no raw HTML passes through (markdown-it-py's default preset would let it)
+        self.md = MarkdownIt('js-default')
+        # markdown-it binds render rules to its renderer, so these take that renderer as `r`
+        self.md.add_render_rule('link_open', lambda r, *a: self._link_open(*a))
+        self.default_image = self.md.renderer.rules['image']
+        self.md.add_render_rule('image', lambda r, *a: self._image(*a))
+
+    def _link_open(self, tokens, idx, options, env):
+        tok = tokens[idx]
+        tok.attrSet('target', '_top' if host(tok.attrGet('href') or '') in self.docs_hosts else '_blank')
+        return self.md.renderer.renderToken(tokens, idx, options, env)
+
+    def _image(self, tokens, idx, options, env):
+        tok = tokens[idx]
+        src, alt = tok.attrGet('src') or '', self.md.renderer.renderInlineAsText(tok.children, options, env)
+        if host(src) in self.docs_hosts: return self.default_image(tokens, idx, options, env)
+        # An image from elsewhere would be fetched as soon as it renders: a prompt-injected answer could
+        # leak the conversation in its URL. As a link it is only fetched if the reader chooses to.
+        return f'<a href="{escape(src)}" target="_blank">{escape(alt or src)}</a>'
+
+    def __call__(self, text: str) -> str:
+        return nh3.clean(self.md.render(text), tags=TAGS, attributes=ATTRS, attribute_filter=_keep_attr,
+                         tag_attribute_values={'a': {'target': {'_top', '_blank'}}},
+                         url_schemes={'http', 'https', 'mailto'})

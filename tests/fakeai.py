@@ -1,0 +1,91 @@
+"""A local OpenAI-compatible chat server, so tests run the real lisette -> litellm -> HTTP path with no network.
+
+The last user message steers it with directives in double brackets:
+  [[tokens:N]] answer with N words      [[pace:S]] wait S seconds between words   [[delay:S]] before the first word
+  [[status:429]] fail with that status  [[drop:K]] cut the connection after K words [[script:NAME]] stream chunks set
+  with POST /_scripts/NAME             [[malformed]] send a chunk that is not JSON
+Every request is recorded; GET /_requests lists their bodies.
+"""
+import asyncio, json, re, threading, time, uuid
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+requests_seen: list[dict] = []
+scripts: dict[str, list[str]] = {}
+
+def directives(text):
+    return {k: v for k, v in re.findall(r'\[\[(\w+)(?::([^\]]*))?\]\]', text)}
+
+def last_user(body):
+    msgs = [m for m in body['messages'] if m['role'] == 'user']
+    c = msgs[-1]['content'] if msgs else ''
+    return c if isinstance(c, str) else ' '.join(p.get('text', '') for p in c)
+
+def words_for(question, d):
+    if 'script' in d: return scripts[d['script']]
+    n = int(d.get('tokens', 12))
+    q = re.sub(r'\[\[.*?\]\]', '', question).strip()
+    base = f'You asked: **{q}**. ' if q else ''
+    return [base] + [f'word{i} ' for i in range(n)]
+
+def chunk(model, **delta):
+    return {'id': 'chatcmpl-fake', 'object': 'chat.completion.chunk', 'created': int(time.time()), 'model': model,
+            'choices': [{'index': 0, 'delta': delta, 'finish_reason': None}]}
+
+def frame(obj): return f'data: {json.dumps(obj)}\n\n'
+
+async def completions(req: Request):
+    body = await req.json()
+    requests_seen.append(body)
+    d = directives(last_user(body))
+    if 'status' in d:
+        code = int(d['status'])
+        return JSONResponse({'error': {'message': f'fake error {code}', 'type': 'fake', 'code': code}}, status_code=code,
+                            headers={'retry-after': '0'} if code == 429 else None)
+    words, model = words_for(last_user(body), d), body.get('model', 'fake')
+    if not body.get('stream'):
+        return JSONResponse({'id': 'x', 'object': 'chat.completion', 'created': 0, 'model': model,
+                             'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': ''.join(words)}, 'finish_reason': 'stop'}],
+                             'usage': {'prompt_tokens': 5, 'completion_tokens': len(words), 'total_tokens': 5 + len(words)}})
+    async def gen():
+        if 'delay' in d: await asyncio.sleep(float(d['delay']))
+        yield frame(chunk(model, role='assistant', content=''))
+        for i, w in enumerate(words):
+            if 'drop' in d and i == int(d['drop']): raise ConnectionError('fake provider dropped the connection')
+            if 'malformed' in d and i == 2: yield 'data: {not json\n\n'
+            yield frame(chunk(model, content=w))
+            if 'pace' in d: await asyncio.sleep(float(d['pace']))
+        end = chunk(model)
+        end['choices'][0]['finish_reason'] = 'stop'
+        yield frame(end)
+        yield frame({**chunk(model), 'choices': [], 'usage': {'prompt_tokens': 5, 'completion_tokens': len(words), 'total_tokens': 5 + len(words)}})
+        yield 'data: [DONE]\n\n'
+    return StreamingResponse(gen(), media_type='text/event-stream')
+
+async def set_script(req: Request):
+    scripts[req.path_params['name']] = (await req.json())['chunks']
+    return JSONResponse({'ok': True})
+
+async def list_requests(req: Request): return JSONResponse(requests_seen)
+
+app = Starlette(routes=[Route('/v1/chat/completions', completions, methods=['POST']),
+                        Route('/chat/completions', completions, methods=['POST']),
+                        Route('/_scripts/{name}', set_script, methods=['POST']),
+                        Route('/_requests', list_requests)])
+
+def start(port=0):
+    "Serve in a background thread; returns (base_url, server)."
+    server = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=port, log_level='warning', lifespan='off'))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    while not server.started: time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return f'http://127.0.0.1:{port}/v1', server
+
+if __name__ == '__main__':
+    import sys
+    uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[1]) if len(sys.argv) > 1 else 8765)

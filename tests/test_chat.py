@@ -1,0 +1,107 @@
+"""The chat page and POST /ask, through Starlette's TestClient, with fragments requested as htmx does."""
+import re
+
+from conftest import HX, ask, events, model_requests, text_of
+
+def test_chat_page_has_header_starters_and_input(client):
+    r = client.get('/chat-standalone')
+    assert r.status_code == 200
+    assert 'Ask Testdocs' in r.text
+    assert 'New conversation' in r.text
+    assert r.text.count('class="btn btn-sm btn-outline starter') == 2
+    assert re.search(r'<main[^>]*role="log"[^>]*aria-live="polite"', r.text)
+    assert re.search(r'<textarea[^>]*name="q"', r.text)
+
+def test_chat_page_theme_override(client):
+    assert 'data-theme="dark"' in client.get('/chat-standalone?theme=dark').text
+    assert 'data-theme' not in client.get('/chat-standalone?theme=<script>').text
+
+def test_ask_returns_bubbles_and_resets_input(client):
+    conv, url, r = ask(client, 'How do I install it?')
+    assert r.status_code == 200
+    assert 'class="chat chat-end' in r.text and 'How do I install it?' in r.text
+    assert 'class="chat chat-start' in r.text and url.startswith('/stream/')
+    fields = re.search(r'<div hx-swap-oob="true" id="chat-fields".*?</div>', r.text, re.S)[0]
+    assert '<textarea' in fields and 'autofocus' in fields and re.search(r'<textarea[^>]*></textarea>', fields)
+    assert len(conv) >= 22
+
+def test_question_never_travels_in_a_url(client):
+    conv, url, r = ask(client, 'secret-question-words')
+    assert 'secret' not in url
+    assert all('secret' not in u for u in re.findall(r'(?:hx-post|sse-connect|href)="([^"]*)"', r.text))
+
+def test_empty_question_does_nothing(client):
+    for q in ('', '   \n '):
+        r = client.post('/ask', data=dict(q=q, conv=''), headers=HX)
+        assert r.status_code == 204 and r.text == ''
+
+def test_long_question_is_refused_and_kept_in_the_box(client):
+    r = client.post('/ask', data=dict(q='x' * 2001, conv=''), headers=HX)
+    assert r.status_code == 422
+    assert r.headers['HX-Reswap'] == 'none'
+    assert 'under 2,000 characters' in r.text and 'id="chat-error"' in r.text
+    assert 'chat-fields' not in r.text  # the textarea is not replaced, so the reader's text stays
+    assert ask(client, 'y' * 2000)[2].status_code == 200
+
+def test_unknown_conversation_is_404_not_a_new_one(client):
+    r = client.post('/ask', data=dict(q='hello', conv='not-a-real-conversation-id'), headers=HX)
+    assert r.status_code == 404 and 'no longer exists' in r.text
+
+def test_body_over_the_limit_is_refused_before_parsing(client):
+    r = client.post('/ask', data=dict(q='x' * 70_000, conv=''), headers=HX)
+    assert r.status_code == 413 and 'too large' in r.text
+
+def test_page_resumes_a_conversation_by_id(client):
+    conv, url, _ = ask(client, 'first question [[tokens:3]]')
+    evs = events(client, url)
+    assert evs[-1][0] == 'done'
+    page = client.get(f'/chat-standalone?conv={conv}').text
+    assert 'first question' in page and 'word2' in page
+    assert f'value="{conv}"' in page
+    fresh = client.get('/chat-standalone?conv=unknown-id').text
+    assert 'first question' not in fresh and 'value="unknown-id"' not in fresh
+
+def test_second_question_sends_history_to_the_model(client):
+    conv, url, _ = ask(client, 'histA first [[tokens:2]]')
+    events(client, url)
+    _, url2, _ = ask(client, 'histB second [[tokens:2]]', conv)
+    events(client, url2)
+    [req] = model_requests('histB')
+    contents = [m['role'] + ':' + str(m['content']) for m in req['messages']]
+    assert any('user:histA first' in c for c in contents)
+    assert any(c.startswith('assistant:') and 'word1' in c for c in contents)
+    assert req['messages'][0]['role'] == 'system' and 'Testdocs' in req['messages'][0]['content']
+
+def test_no_cookie_is_needed_or_set(client):
+    r = client.get('/chat-standalone')
+    assert 'set-cookie' not in r.headers
+    conv, url, r = ask(client, 'cookieless [[tokens:2]]')
+    assert 'set-cookie' not in r.headers
+    client.cookies.clear()
+    assert events(client, url)[-1][0] == 'done'
+
+def test_stream_of_another_conversation_is_refused(client):
+    conv_a, url_a, _ = ask(client, 'private question of A [[tokens:2]]')
+    conv_b, _, _ = ask(client, 'B asks [[tokens:2]]')
+    token = url_a.rsplit('/', 1)[1]
+    evs = events(client, f'/stream/{conv_b}/{token}')
+    assert [e for e, _ in evs] == ['error']
+    assert 'private' not in evs[0][1] and 'does not exist' in evs[0][1]
+
+def test_stop_and_retry_of_unknown_answers_are_404(client):
+    assert client.post('/stop/nope/nope', headers=HX).status_code == 404
+    assert client.post('/retry/nope/nope', headers=HX).status_code == 404
+
+def test_healthz(client):
+    assert client.get('/healthz').json() == {'ok': True, 'model': 'openai/fake'}
+
+def test_demo_page_embeds_the_real_script_tag(client):
+    r = client.get('/')
+    assert r.status_code == 200
+    assert re.search(r'<script src="/embed" defer></script>', r.text)
+
+def test_embed_loader_is_javascript_that_knows_its_server(client):
+    r = client.get('/embed', headers={'x-forwarded-proto': 'https'})
+    assert r.headers['content-type'].startswith('application/javascript')
+    assert '__ASKDOCS_CONFIG__' not in r.text and '"siteName": "Testdocs"' in r.text
+    assert 'document.currentScript' in r.text
