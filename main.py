@@ -1,5 +1,5 @@
 """askdocs: an "Ask AI" chat widget for documentation sites, in one FastHTML app."""
-import asyncio, json, logging, os, sys, time
+import asyncio, json, logging, os, sys, threading, time
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -10,7 +10,7 @@ from fhdaisy import Alert, Badge, Btn, Chat, ChatBubble, ChatFooter, Loading, Na
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
-from answers import AnswerError, Event, answer, import_lisette
+from answers import AnswerError, Event, answer, warm_up
 from render import Renderer
 from store import Store, Turn
 
@@ -129,7 +129,10 @@ def asset_headers():
     return (htmx_config, Link(rel='stylesheet', href=CDN['css']), Script(src=CDN['tw']), Script(src=CDN['htmx'], defer=True),
             Script(src=CDN['sse'], defer=True), Script(src='/static/chat.js', defer=True))
 
-app, rt = fast_app(default_hdrs=False, pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT),
+def start_warm_up():
+    if cfg.model: threading.Thread(target=warm_up, daemon=True, name='askdocs-warm-up').start()
+
+app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up], pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT),
                    hdrs=(Meta(charset='utf-8'), Meta(name='viewport', content='width=device-width, initial-scale=1')),
                    middleware=[Middleware(BodyLimit)], title='Ask AI', canonical=False)
 
@@ -279,7 +282,7 @@ async def embed(req):
     return Response(js, media_type='application/javascript', headers={'Cache-Control': 'public, max-age=300'})
 
 @rt
-async def healthz(): return JSONResponse(dict(ok=True, model=cfg.model or None))
+async def healthz(): return JSONResponse(dict(ok=True, model=cfg.model or None, pid=os.getpid()))
 
 @rt('/')
 async def index(req):

@@ -39,6 +39,23 @@ def text_of(html):
     import html as h
     return h.unescape(re.sub(r'<[^>]+>', '', html))
 
+def tags(html):
+    "[(tag, {attr: value})] of every element in an HTML fragment, as a browser's parser would see them."
+    from html.parser import HTMLParser
+    found = []
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs): found.append((tag, dict(attrs)))
+    P().feed(html)
+    return found
+
+def assert_inert(html):
+    "Nothing in `html` can run script, load from another host by itself, or frame anything."
+    for tag, attrs in tags(html):
+        assert tag not in ('script', 'iframe', 'object', 'embed', 'svg', 'math', 'style', 'img', 'form', 'base', 'meta', 'link'), tag
+        assert not [a for a in attrs if a.startswith('on') or a in ('style', 'srcdoc', 'formaction')], attrs
+        for a in ('href', 'src', 'action'):
+            if a in attrs: assert attrs[a].split(':', 1)[0].lower() in ('http', 'https', 'mailto'), attrs[a]
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -71,12 +88,20 @@ class Server:
 
 @pytest.fixture
 def server():
+    "Start askdocs servers with their own settings; they are stopped after the test."
     started = []
     def make(**kw):
         started.append(Server(**kw).start())
         return started[-1]
     yield make
     for s in started: s.stop()
+
+@pytest.fixture(scope='session')
+def shared_server():
+    "One askdocs server on the default test settings, shared by the tests that need nothing else."
+    s = Server().start()
+    yield s
+    s.stop()
 
 def model_requests(marker):
     "The requests the fake provider received whose last user message contains `marker`."

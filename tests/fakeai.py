@@ -4,6 +4,7 @@ The last user message steers it with directives in double brackets:
   [[tokens:N]] answer with N words      [[pace:S]] wait S seconds between words   [[delay:S]] before the first word
   [[status:429]] fail with that status  [[drop:K]] cut the connection after K words [[script:NAME]] stream chunks set
   with POST /_scripts/NAME             [[malformed]] send a chunk that is not JSON
+  [[fail:KEY]] fail with a 500 until POST /_heal/KEY, then answer
 Every request is recorded; GET /_requests lists their bodies.
 """
 import asyncio, json, re, threading, time, uuid
@@ -16,6 +17,7 @@ from starlette.routing import Route
 
 requests_seen: list[dict] = []
 scripts: dict[str, list[str]] = {}
+healed: set[str] = set()
 
 def directives(text):
     return {k: v for k, v in re.findall(r'\[\[(\w+)(?::([^\]]*))?\]\]', text)}
@@ -42,6 +44,7 @@ async def completions(req: Request):
     body = await req.json()
     requests_seen.append(body)
     d = directives(last_user(body))
+    if 'fail' in d and d['fail'] not in healed: d['status'] = '500'
     if 'status' in d:
         code = int(d['status'])
         return JSONResponse({'error': {'message': f'fake error {code}', 'type': 'fake', 'code': code}}, status_code=code,
@@ -70,11 +73,16 @@ async def set_script(req: Request):
     scripts[req.path_params['name']] = (await req.json())['chunks']
     return JSONResponse({'ok': True})
 
+async def heal(req: Request):
+    healed.add(req.path_params['key'])
+    return JSONResponse({'ok': True})
+
 async def list_requests(req: Request): return JSONResponse(requests_seen)
 
 app = Starlette(routes=[Route('/v1/chat/completions', completions, methods=['POST']),
                         Route('/chat/completions', completions, methods=['POST']),
                         Route('/_scripts/{name}', set_script, methods=['POST']),
+                        Route('/_heal/{key}', heal, methods=['POST']),
                         Route('/_requests', list_requests)])
 
 def start(port=0):

