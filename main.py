@@ -380,8 +380,8 @@ def DemoPage(site_name, loader_src):
 
 def serve_app():
     import uvicorn
-    uvicorn.run('main:app', host=cfg.host, port=cfg.port, proxy_headers=True, forwarded_allow_ips='*' if os.environ.get('FLY_APP_NAME') else None,
-                timeout_graceful_shutdown=10, log_level='info')
+    # Forwarded headers are trusted from FORWARDED_ALLOW_IPS (uvicorn's own variable; the container sets it to *).
+    uvicorn.run('main:app', host=cfg.host, port=cfg.port, proxy_headers=True, timeout_graceful_shutdown=10)
 
 async def ask_cli(question):
     hist = []

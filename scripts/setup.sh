@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Sets askdocs up on a fresh machine: a virtualenv with the pinned Python packages, and the pinned front-end
 # assets (htmx, its SSE extension, CSS built by Tailwind with daisyUI) when npm is there. Safe to run again.
-# With --test it also installs what the test suite needs from Debian (Chromium for the browser tests).
+# --test also installs the test tools (requirements-test.lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+lock=requirements.lock
+[ "${1:-}" = "--test" ] && lock=requirements-test.lock
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+.venv/bin/python -m pip install -q --disable-pip-version-check -r "$lock"
 
 if command -v npm >/dev/null; then
   (cd frontend && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run -s build)
