@@ -3,7 +3,7 @@
 FROM node:20-slim AS assets
 WORKDIR /app/frontend
 COPY frontend/package.json frontend/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm install --no-audit --no-fund
 COPY frontend/ ./
 COPY main.py /app/main.py
 COPY static/chat.js /app/static/chat.js

@@ -11,7 +11,9 @@ lock=requirements.lock
 .venv/bin/python -m pip install -q --disable-pip-version-check -r "$lock"
 
 if command -v npm >/dev/null; then
-  (cd frontend && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run -s build)
+  # `npm install`, not `npm ci`: npm ci refuses a lock that lacks the other platforms' optional Tailwind binaries,
+  # which a registry mirror may not serve. With the lock present, npm install keeps to its exact versions.
+  (cd frontend && npm install --no-audit --no-fund --loglevel=error >/dev/null && npm run -s build)
 else
   echo "setup: npm not found; the chat page will load its pinned front-end assets from a CDN instead" >&2
 fi
