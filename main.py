@@ -124,15 +124,15 @@ def asset_headers():
         responseHandling=[dict(code='204', swap=False), dict(code='[234]..', swap=True), dict(code='...', swap=False, error=True)],
         selfRequestsOnly=True, allowScriptTags=False, allowEval=False)))
     if static_assets_built():
-        return (htmx_config, Link(rel='stylesheet', href='/static/app.css'), Script(src='/static/vendor/htmx.min.js', defer=True),
-                Script(src='/static/vendor/sse.min.js', defer=True), Script(src='/static/chat.js', defer=True))
+        return (htmx_config, Link(rel='stylesheet', href='/app.css'), Script(src='/vendor/htmx.min.js', defer=True),
+                Script(src='/vendor/sse.min.js', defer=True), Script(src='/chat.js', defer=True))
     return (htmx_config, Link(rel='stylesheet', href=CDN['css']), Script(src=CDN['tw']), Script(src=CDN['htmx'], defer=True),
-            Script(src=CDN['sse'], defer=True), Script(src='/static/chat.js', defer=True))
+            Script(src=CDN['sse'], defer=True), Script(src='/chat.js', defer=True))
 
 def start_warm_up():
     if cfg.model: threading.Thread(target=warm_up, daemon=True, name='askdocs-warm-up').start()
 
-app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up], pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT),
+app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up], pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT / 'static'),
                    hdrs=(Meta(charset='utf-8'), Meta(name='viewport', content='width=device-width, initial-scale=1')),
                    middleware=[Middleware(BodyLimit)], title='Ask AI', canonical=False)
 
