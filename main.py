@@ -133,7 +133,8 @@ def start_warm_up():
     if cfg.model: threading.Thread(target=warm_up, daemon=True, name='askdocs-warm-up').start()
 
 app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up], pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT / 'static'),
-                   hdrs=(Meta(charset='utf-8'), Meta(name='viewport', content='width=device-width, initial-scale=1')),
+                   hdrs=(Meta(charset='utf-8'), Meta(name='viewport', content='width=device-width, initial-scale=1'),
+                         Link(rel='icon', href='data:,')),  # no favicon request
                    middleware=[Middleware(BodyLimit)], title='Ask AI', canonical=False)
 
 # ---- Components ----
@@ -165,7 +166,7 @@ def StreamingBubble(t: Turn):
     tid = bubble_id(t)
     return Chat(id=tid, cls='chat-start', hx_ext='sse', sse_connect=stream.to(conv=t.conv, token=t.token), sse_close='done')(
         ChatBubble(cls='ai-bubble', aria_busy='true')(
-            Div(sse_swap='status', cls='status text-sm opacity-70'),
+            Div(sse_swap='status', cls='tool-status text-sm opacity-70'),
             Span(sse_swap='message', hx_swap='beforeend', cls='answer whitespace-pre-wrap break-words'),
             Loading(cls='loading-dots loading-sm typing', aria_label='Answering')),
         ChatFooter(cls='mt-1')(
