@@ -1,5 +1,5 @@
 """The answer pipeline shared by the widget and the CLI: a lisette AsyncChat rebuilt per turn from stored history."""
-import asyncio, logging, os
+import asyncio, functools, json, logging, os, re
 from dataclasses import dataclass
 
 os.environ.setdefault('LITELLM_LOCAL_MODEL_COST_MAP', 'True')  # else litellm fetches a price map when imported
@@ -15,8 +15,37 @@ class AnswerError(Exception):
 
 def system_prompt(site):
     return (f"You are the assistant on the documentation site of {site}, answering readers' questions in a small chat "
-            f"widget. Answer from {site}'s documentation; when it does not cover something, say so plainly instead of "
-            "guessing. Be concise, use Markdown, and put code in fenced blocks with a language.")
+            f"widget. Use the search_docs tool to find the relevant parts of {site}'s documentation, and answer from what it "
+            "returns; when the docs do not cover something, say so plainly instead of guessing. Cite the pages you used as "
+            "Markdown links to the URLs the tool gave. Be concise, use Markdown, and put code in fenced blocks with a language.")
+
+def md_escape(text):
+    "Text shown verbatim inside Markdown: no markup from it takes effect."
+    return re.sub(r'([\\`*_{}\[\]<>()#+!|~])', r'\\\1', ' '.join(text.split()))
+
+def highlighted(excerpt):
+    "An FTS5 snippet (matches between \\x02 and \\x03) as Markdown with the matches in bold."
+    return re.sub('\x02(.*?)\x03', lambda m: f'**{m[1]}**' if m[1].strip() else m[1], md_escape(excerpt))
+
+def label(hit): return f'{hit.title} › {hit.heading.split(" › ")[-1]}' if hit.heading and hit.heading != hit.title else hit.title
+
+def sources_of(answer_text, hits, fallback=3):
+    "The pages an answer cites (by link), in citation order; if it cites none, the best search results."
+    by_page = {}
+    for h in hits: by_page.setdefault(h.url.split('#')[0], h)
+    cited = [u for u in re.findall(r'\]\(([^)\s]+)', answer_text)]
+    used = [by_page[u.split('#')[0]] for u in cited if u.split('#')[0] in by_page]
+    used = used or list(by_page.values())[:fallback]
+    return [dict(title=label(h), url=h.url) for h in {h.url.split('#')[0]: h for h in used}.values()]
+
+def search_tool(index, found: list):
+    def search_docs(query: str) -> str:
+        "Search the documentation. Returns the best-matching sections, each with its title, URL and text."
+        hits = index.search(query, k=5)
+        found.extend(hits)
+        if not hits: return 'No section of the docs matches that query.'
+        return '\n\n'.join(f'[{i}] {label(h)}\nURL: {h.url}\n{h.text}' for i, h in enumerate(hits, 1))
+    return search_docs
 
 def import_lisette():
     "lisette pulls in litellm: seconds of CPU, so pages are served without it and the warm-up thread pays for it."
@@ -46,25 +75,55 @@ def friendly(e: Exception) -> str:
         case litellm.APIConnectionError() | litellm.exceptions.MidStreamFallbackError(): return 'The connection to the AI provider was lost. Please retry.'
         case _: return 'The AI provider returned an error. Please retry.'
 
-async def model_answer(cfg, question: str, history: list[tuple[str, str]]):
+@functools.cache
+def docs_chat(lisette):
+    class DocsChat(lisette.AsyncChat):
+        def _prep_msg(self, msg=None, prefill=None):
+            # lisette 0.1.37 extends the history with `self.hist += tool_results`; fastcore's L (what parallel_async
+            # returns) turns the list into an L, which mk_msgs then sends as ONE user message. Keep it a list.
+            self.hist = list(self.hist)
+            return super()._prep_msg(msg, prefill)
+    return DocsChat
+
+def searching(response):
+    "Status lines for the searches a model response asks for."
+    for tc in (response.choices[0].message.tool_calls or []) if response.choices else []:
+        try: query = json.loads(tc.function.arguments or '{}').get('query', '')
+        except ValueError: query = ''
+        yield f'Searching the docs for “{query}”…' if query else 'Searching the docs…'
+
+async def model_answer(cfg, index, question: str, history: list[tuple[str, str]]):
     "Yield `Event`s for one answer from the configured model; failures become `AnswerError`."
     lisette = await asyncio.to_thread(import_lisette)  # waits off the event loop if the warm-up is still importing
-    hist = [m for pair in history for m in pair]
-    chat = lisette.AsyncChat(cfg.model, sp=system_prompt(cfg.site_name), hist=hist, api_base=cfg.api_base,
-                             api_key=cfg.api_key, max_tokens=cfg.max_tokens, callkw=dict(timeout=cfg.timeout))
+    hist, found, parts = [m for pair in history for m in pair], [], []
+    chat = docs_chat(lisette)(cfg.model, sp=system_prompt(cfg.site_name), hist=hist, tools=[search_tool(index, found)],
+                             api_base=cfg.api_base, api_key=cfg.api_key, max_tokens=cfg.max_tokens,
+                             # litellm 1.106 imports its MCP bridge (and the uninstalled `mcp` package) whenever tools are
+                             # passed, unless told to skip it; we have no MCP tools.
+                             callkw=dict(timeout=cfg.timeout, _skip_mcp_handler=True))
     try:
-        async for o in await chat(question, stream=True):
-            if isinstance(o, dict): yield Event('status', f"Used {o.get('name', 'a tool')}")
-            elif type(o).__name__ == 'ModelResponseStream' and o.choices and (text := o.choices[0].delta.content):
+        async for o in await chat(question, stream=True, max_steps=3):
+            kind = type(o).__name__
+            if kind == 'ModelResponseStream' and o.choices and (text := o.choices[0].delta.content):
+                parts.append(text)
                 yield Event('text', text)
+            elif kind == 'ModelResponse':
+                for status in searching(o): yield Event('status', status)
     except Exception as e:
-        if isinstance(e, AnswerError): raise
         log.warning('model call failed: %s: %s', type(e).__name__, e)
         raise AnswerError(friendly(e)) from e
+    yield Event('sources', sources_of(''.join(parts), found))
 
-async def no_model_answer(cfg, question: str, history):
-    yield Event('text', f"No AI model is configured for {cfg.site_name} yet, so I can't answer questions here. "
-                        "The site owner can set `ASKDOCS_MODEL` to enable answers.")
+async def docs_only_answer(cfg, index, question: str, history):
+    "No model: the best-matching sections, as excerpts with the question's words in bold, linked to their sections."
+    yield Event('mode', 'docs')
+    hits = index.search(question, k=5)
+    if not hits:
+        yield Event('text', 'The docs are still being indexed. Please try again in a minute.' if index.building else
+                            "I couldn't find anything about that in the docs. Try different words?")
+        return
+    yield Event('text', 'These parts of the docs match your question best:\n\n')
+    for h in hits: yield Event('text', f'- **[{md_escape(label(h))}]({h.url})**  \n  {highlighted(h.excerpt)}\n')
 
-def answer(cfg, question, history):
-    return (model_answer if cfg.model else no_model_answer)(cfg, question, history)
+def answer(cfg, index, question, history):
+    return (model_answer if cfg.model else docs_only_answer)(cfg, index, question, history)

@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
 from answers import AnswerError, Event, answer, warm_up
+from docsindex import LOCAL, DocsIndex, base_hosts, notebook_markdown
 from render import Renderer
 from store import Store, Turn
 
@@ -39,7 +40,7 @@ class Config:
     timeout: float = 60.0
 
     @property
-    def docs_hosts(self): return tuple(h for d in self.docs if (h := urlsplit(d).hostname))
+    def docs_hosts(self): return base_hosts(self.docs)
 
 def _num(env, name, default, cast, lo, hi):
     raw = env.get(name, '').strip()
@@ -86,7 +87,9 @@ def load_config(env=os.environ) -> Config:
 try: cfg = load_config()
 except ConfigError as e: sys.exit(f'askdocs: configuration error: {e}')
 store = Store(cfg.data / 'askdocs.db')
+index = DocsIndex(cfg.data / 'index.db')  # a file of its own: a long index build never blocks a chat write
 render_md = Renderer(cfg.docs_hosts)
+render_page = Renderer(cfg.docs_hosts, anchors=True)
 
 # ---- The app ----
 
@@ -132,7 +135,14 @@ def asset_headers():
 def start_warm_up():
     if cfg.model: threading.Thread(target=warm_up, daemon=True, name='askdocs-warm-up').start()
 
-app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up], pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT / 'static'),
+def build_index_if_missing():
+    "Index ASKDOCS_DOCS in the background on a first start, so the first page is not delayed; the chat says it is indexing."
+    def build():
+        with index.lock(wait=False) as mine:
+            if mine and not len(index): log.warning('askdocs: %s', index._update(cfg.docs, None, None))
+    if not len(index): threading.Thread(target=build, daemon=True, name='askdocs-index').start()
+
+app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up, build_index_if_missing], pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT / 'static'),
                    hdrs=(Meta(charset='utf-8'), Meta(name='viewport', content='width=device-width, initial-scale=1'),
                          Link(rel='icon', href='data:,')),  # no favicon request
                    middleware=[Middleware(BodyLimit)], title='Ask AI', canonical=False)
@@ -283,10 +293,20 @@ async def embed(req):
     return Response(js, media_type='application/javascript', headers={'Cache-Control': 'public, max-age=300'})
 
 @rt
-async def healthz(): return JSONResponse(dict(ok=True, model=cfg.model or None, pid=os.getpid()))
+async def healthz(): return JSONResponse(dict(ok=True, model=cfg.model or None, docs_pages=len(index), indexing=index.building, pid=os.getpid()))
+
+@rt(LOCAL + '{path:path}')
+async def docs_page(path: str):
+    "A page of local docs that have no published URL, so answers and Sources can link to it."
+    if not (page := index.page(LOCAL + path)): return Response('No such page in the docs index.', status_code=404)
+    raw = Path(page['source']).read_text(errors='replace')
+    if page['kind'] == 'html': return HTMLResponse(raw)
+    if page['kind'] == 'notebook': raw = notebook_markdown(raw)
+    body = NotStr(render_page(raw)) if page['kind'] in ('markdown', 'notebook') else Pre(raw, cls='whitespace-pre-wrap')
+    return Title(page['title']), *asset_headers(), Main(Article(body, cls='prose max-w-3xl mx-auto p-6'))
 
 @rt('/')
-async def index(req):
+async def demo(req):
     return Title(f'{cfg.site_name} — askdocs demo'), DemoPage(cfg.site_name, embed.to())
 
 # ---- Streaming an answer ----
@@ -332,8 +352,8 @@ async def _produce(events, q: asyncio.Queue):
 async def live_events(t: Turn, check_every=0.5, beat_every=10.0):
     """Run the model for `t`, relaying its text as escaped fragments; whatever happens, store what was said.
     Chunks that queue up while a frame is sent go out together, so a busy server sends fewer, larger frames."""
-    q, parts, sources, status, error = asyncio.Queue(), [], [], 'done', ''
-    producer = asyncio.create_task(_produce(answer(cfg, t.question, store.history(t.conv, t.id)), q))
+    q, parts, sources, status, error, mode = asyncio.Queue(), [], [], 'done', '', ''
+    producer = asyncio.create_task(_produce(answer(cfg, index, t.question, store.history(t.conv, t.id)), q))
     checked = beat = time.monotonic()
     try:
         while True:
@@ -346,6 +366,7 @@ async def live_events(t: Turn, check_every=0.5, beat_every=10.0):
             for e in batch:
                 if isinstance(e, Event) and e.kind == 'status': yield sse('status', to_xml(Span(e.data)))
                 if isinstance(e, Event) and e.kind == 'sources': sources = e.data
+                if isinstance(e, Event) and e.kind == 'mode': mode = e.data
             last = batch[-1]
             if last is None: break
             if isinstance(last, Exception):
@@ -362,7 +383,7 @@ async def live_events(t: Turn, check_every=0.5, beat_every=10.0):
         raise
     finally:
         producer.cancel()
-        store.finish(t, status, ''.join(parts), error, sources, mode=t.mode)
+        store.finish(t, status, ''.join(parts), error, sources, mode)
     t = store.turn(t.conv, t.token)
     yield sse('error' if status == 'error' else 'done', to_xml(AiBubble(t)))
 
@@ -385,19 +406,30 @@ def serve_app():
     uvicorn.run('main:app', host=cfg.host, port=cfg.port, proxy_headers=True, timeout_graceful_shutdown=10)
 
 async def ask_cli(question):
-    hist = []
+    if not len(index): index_cli(cfg.docs)
     try:
-        async for e in answer(cfg, question, hist):
+        async for e in answer(cfg, index, question, []):
             if e.kind == 'text': print(e.data, end='', flush=True)
             elif e.kind == 'status': print(f'\n[{e.data}]', file=sys.stderr)
+            elif e.kind == 'sources' and e.data: print('\n\nSources:\n' + '\n'.join(f"- {s['title']}: {s['url']}" for s in e.data))
     except AnswerError as e: sys.exit(f'\naskdocs: {e}')
     print()
+
+def index_cli(sources):
+    def progress(stage, n, total):
+        print(f'\r{stage} {n}' + (f'/{total}' if total else '') + ' pages', end='', file=sys.stderr, flush=True)
+    summary = index.update(sources, progress)
+    print(file=sys.stderr)
+    for src, why in summary.failed: print(f'failed: {src}: {why}', file=sys.stderr)
+    print(f'askdocs: {summary}')
 
 def main(argv=sys.argv[1:]):
     match argv:
         case []: serve_app()
         case ['ask', *words] if words: asyncio.run(ask_cli(' '.join(words)))
-        case _: sys.exit('usage: python main.py            serve the widget\n'
-                         '       python main.py ask "..."  answer a question in the terminal')
+        case ['index', *sources]: index_cli(sources or cfg.docs)
+        case _: sys.exit('usage: python main.py                     serve the widget\n'
+                         '       python main.py index [SOURCE ...]  index the docs (default: ASKDOCS_DOCS)\n'
+                         '       python main.py ask "..."           answer a question in the terminal')
 
 if __name__ == '__main__': main()

@@ -21,19 +21,29 @@ def _keep_attr(tag, attr, value):
 def host(url): return (urlsplit(url).hostname or '').lower()
 
 class Renderer:
-    "Renders markdown for one site: links to `docs_hosts` open in the top window, images from other hosts become links."
-    def __init__(self, docs_hosts=()):
-        self.docs_hosts = {h.lower() for h in docs_hosts}
+    """Renders markdown for one site: links to `docs_hosts` (or relative ones, which resolve to askdocs' own docs pages)
+    open in the top window, images from other hosts become links. `anchors` gives headings the ids the index links to."""
+    def __init__(self, docs_hosts=(), anchors=False):
+        self.docs_hosts, self.attrs = {h.lower() for h in docs_hosts}, ATTRS
+        if anchors:
+            self.attrs = {**ATTRS, **{f'h{i}': {'id'} for i in range(1, 7)}}
         # js-default: no raw HTML passes through (markdown-it-py's default preset would let it)
         self.md = MarkdownIt('js-default')
         # markdown-it binds render rules to its renderer, so these take that renderer as `r`
         self.md.add_render_rule('link_open', lambda r, *a: self._link_open(*a))
         self.default_image = self.md.renderer.rules['image']
         self.md.add_render_rule('image', lambda r, *a: self._image(*a))
+        if anchors: self.md.add_render_rule('heading_open', lambda r, *a: self._heading_open(*a))
+
+    def _heading_open(self, tokens, idx, options, env):
+        from docsindex import slug
+        tokens[idx].attrSet('id', slug(tokens[idx + 1].content))
+        return self.md.renderer.renderToken(tokens, idx, options, env)
 
     def _link_open(self, tokens, idx, options, env):
         tok = tokens[idx]
-        tok.attrSet('target', '_top' if host(tok.attrGet('href') or '') in self.docs_hosts else '_blank')
+        href = tok.attrGet('href') or ''
+        tok.attrSet('target', '_top' if host(href) in self.docs_hosts or not urlsplit(href).scheme else '_blank')
         return self.md.renderer.renderToken(tokens, idx, options, env)
 
     def _image(self, tokens, idx, options, env):
@@ -45,6 +55,6 @@ class Renderer:
         return f'<a href="{escape(src)}" target="_blank">{escape(alt or src)}</a>'
 
     def __call__(self, text: str) -> str:
-        return nh3.clean(self.md.render(text), tags=TAGS, attributes=ATTRS, attribute_filter=_keep_attr,
+        return nh3.clean(self.md.render(text), tags=TAGS, attributes=self.attrs, attribute_filter=_keep_attr,
                          tag_attribute_values={'a': {'target': {'_top', '_blank'}}},
                          url_schemes={'http', 'https', 'mailto'})

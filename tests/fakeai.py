@@ -5,6 +5,7 @@ The last user message steers it with directives in double brackets:
   [[status:429]] fail with that status  [[drop:K]] cut the connection after K words [[script:NAME]] stream chunks set
   with POST /_scripts/NAME             [[malformed]] send a chunk that is not JSON
   [[fail:KEY]] fail with a 500 until POST /_heal/KEY, then answer
+  [[tool:QUERY]] call the search_docs tool with QUERY, then answer citing the first URL it returned
 Every request is recorded; GET /_requests lists their bodies.
 """
 import asyncio, json, re, threading, time, uuid
@@ -50,6 +51,12 @@ async def completions(req: Request):
         return JSONResponse({'error': {'message': f'fake error {code}', 'type': 'fake', 'code': code}}, status_code=code,
                             headers={'retry-after': '0'} if code == 429 else None)
     words, model = words_for(last_user(body), d), body.get('model', 'fake')
+    tool_results = [m for m in body['messages'] if m['role'] == 'tool']
+    if 'tool' in d and body.get('tools') and not tool_results and body.get('stream'):
+        return StreamingResponse(tool_call(model, d['tool']), media_type='text/event-stream')
+    if 'tool' in d and tool_results:
+        found = re.search(r'URL: (\S+)', str(tool_results[-1]['content']))
+        words = ['From the docs: ', f'see [this section]({found[1]}).' if found else 'nothing matched.']
     if not body.get('stream'):
         return JSONResponse({'id': 'x', 'object': 'chat.completion', 'created': 0, 'model': model,
                              'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': ''.join(words)}, 'finish_reason': 'stop'}],
@@ -68,6 +75,17 @@ async def completions(req: Request):
         yield frame({**chunk(model), 'choices': [], 'usage': {'prompt_tokens': 5, 'completion_tokens': len(words), 'total_tokens': 5 + len(words)}})
         yield 'data: [DONE]\n\n'
     return StreamingResponse(gen(), media_type='text/event-stream')
+
+async def tool_call(model, query):
+    args = json.dumps({'query': query})
+    call = lambda **f: {'index': 0, 'id': 'call_fake1', 'type': 'function', 'function': f}
+    yield frame(chunk(model, role='assistant', content=None, tool_calls=[call(name='search_docs', arguments='')]))
+    for part in (args[:len(args) // 2], args[len(args) // 2:]):
+        yield frame(chunk(model, tool_calls=[{'index': 0, 'function': {'arguments': part}}]))
+    end = chunk(model)
+    end['choices'][0]['finish_reason'] = 'tool_calls'
+    yield frame(end)
+    yield 'data: [DONE]\n\n'
 
 async def set_script(req: Request):
     scripts[req.path_params['name']] = (await req.json())['chunks']

@@ -93,7 +93,8 @@ def test_stop_and_retry_of_unknown_answers_are_404(client):
     assert client.post('/retry/nope/nope', headers=HX).status_code == 404
 
 def test_healthz(client):
-    assert client.get('/healthz').json() | {'pid': 0} == {'ok': True, 'model': 'openai/fake', 'pid': 0}
+    h = client.get('/healthz').json()
+    assert h['ok'] is True and h['model'] == 'openai/fake' and isinstance(h['docs_pages'], int) and h['pid'] > 0
 
 def test_demo_page_embeds_the_real_script_tag(client):
     r = client.get('/')

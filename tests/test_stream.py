@@ -1,5 +1,5 @@
 """Answers over real HTTP: askdocs under uvicorn on loopback, read with an SSE client, fed by the fake provider."""
-import html, re, subprocess, sys, threading, uuid
+import html, re, subprocess, sys, threading, time, uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx, pytest
@@ -196,12 +196,23 @@ def test_two_workers_serve_one_conversation(server, tmp_path):
     last = model_requests(f'multi {m} turn5')[0]
     assert sum(f'multi {m}' in str(msg['content']) for msg in last['messages'] if msg['role'] == 'user') == 6
 
-def test_no_model_configured_says_so(server, tmp_path):
+def wait_indexed(c):
+    for _ in range(200):  # the first start indexes in the background; poll its health until the pages are in
+        if c.get('/healthz').json()['docs_pages']: return
+        time.sleep(0.05)
+    raise AssertionError('the docs were not indexed')
+
+def test_fresh_install_with_no_model_answers_from_its_own_docs(server, tmp_path):
     s = server(data=tmp_path, ASKDOCS_MODEL='')
     with httpx.Client(base_url=s.url, timeout=30) as c:
-        _, url, _ = ask(c, 'anything?')
+        wait_indexed(c)
+        _, url, _ = ask(c, 'how do I configure the model?')
         evs = events(c, url)
-    assert evs[-1][0] == 'done' and 'ASKDOCS_MODEL' in evs[-1][1]
+    assert evs[-1][0] == 'done'
+    done = evs[-1][1]
+    assert 'Search results from the docs (no AI)' in done
+    assert 'href="/docs-page/README.md#configuration" target="_top"' in done
+    assert '<strong>model</strong>' in done
 
 def run_main(*args, **env):
     import os
