@@ -155,8 +155,9 @@ def _walk(node, s: Sectioner, depth):
         if tag == '-text': s.add(re.sub(r'\s+', ' ', child.text_content or ''))
         elif tag in HEADINGS: s.heading(HEADINGS[tag], child.text(deep=True), _anchor(child))
         elif tag == 'pre':
-            cls = (child.css_first('code') or child).attributes.get('class') or (child.parent.attributes.get('class') if child.parent else '') or ''
-            lang = (re.search(r'(?:language|highlight)-(\w+)', cls) or [None, ''])[1]
+            code = child.css_first('code')
+            cls = ' '.join(n.attributes.get('class') or '' for n in (code, child, child.parent) if n is not None)
+            lang = (re.search(r'(?:language-|highlight-|sourceCode\s+)(\w+)', cls) or [None, ''])[1]
             s.add(f'\n```{lang}\n{child.text(deep=True).rstrip()}\n```\n')
         elif tag == 'dt' and child.id and SPHINX_DESC.search((child.parent.attributes.get('class') or '') if child.parent else ''):
             s.heading(min(7, max((p[0] for p in s.path), default=1) + 1) if not s.path or s.path[-1][0] < 7 else 7, child.id, child.id)
@@ -285,6 +286,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # A section's rowid is its page id shifted left, plus its position: a page's sections are deleted by rowid range.
 SHIFT = 20
+WEIGHTS = (10.0, 5.0, 1.0)  # BM25 weights of title, heading path, body
 STOP = set('a an and are as at be but by can do does for from how i if in into is it its me my of on or so that the their '
            'them then there these this to was what when where which who why will with you your should would could get'.split())
 
@@ -328,12 +330,12 @@ class DocsIndex:
         row = self.db.execute('SELECT url, title, source, kind FROM pages WHERE url=?', (url,)).fetchone()
         return dict(zip(('url', 'title', 'source', 'kind'), row)) if row else None
 
-    def search(self, query, k=5, per_page=2) -> list[Hit]:
+    def search(self, query, k=5, per_page=1) -> list[Hit]:
         q = fts_query(query)
         if not q: return []
         # Rank first, then build snippets for the few rows kept: snippet() on every match costs more than the ranking.
-        ranked = self.db.execute('SELECT rowid, url FROM sections WHERE sections MATCH ? ORDER BY bm25(sections, 10.0, 5.0, 1.0) LIMIT ?',
-                                 (q, k * 6)).fetchall()
+        ranked = self.db.execute('SELECT rowid, url FROM sections WHERE sections MATCH ? ORDER BY bm25(sections, ?, ?, ?) LIMIT ?',
+                                 (q, *WEIGHTS, k * 6)).fetchall()
         keep, per = [], {}
         for rowid, url in ranked:
             page = url.split('#')[0]

@@ -2,6 +2,7 @@ import os, re, socket, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import httpx, pytest
+from urllib.parse import urlsplit
 from httpx_sse import connect_sse
 
 ROOT = Path(__file__).parent.parent
@@ -54,7 +55,7 @@ def assert_inert(html):
         assert tag not in ('script', 'iframe', 'object', 'embed', 'svg', 'math', 'style', 'img', 'form', 'base', 'meta', 'link'), tag
         assert not [a for a in attrs if a.startswith('on') or a in ('style', 'srcdoc', 'formaction')], attrs
         for a in ('href', 'src', 'action'):
-            if a in attrs: assert attrs[a].split(':', 1)[0].lower() in ('http', 'https', 'mailto'), attrs[a]
+            if a in attrs: assert urlsplit(attrs[a].strip()).scheme.lower() in ('', 'http', 'https', 'mailto'), attrs[a]
 
 def free_port():
     with socket.socket() as s:
