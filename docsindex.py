@@ -350,10 +350,11 @@ class DocsIndex:
             f"WHERE sections MATCH ? AND rowid IN ({','.join('?' * len(ids))})", (q, *ids))}
         return [Hit(*rows[r]) for r in ids if r in rows]
 
-    def update(self, sources, progress=None, workers=None) -> Summary:
+    def update(self, sources, progress=None, workers=None, wait=True) -> Summary | None:
         """Index `sources` (folder, file or URL specs) in one transaction, so readers see the old index or the new one,
-        never half of it. Unchanged pages (by content hash) are skipped; pages no longer in the sources are removed."""
-        with self.lock(): return self._update(sources, progress, workers)
+        never half of it. Unchanged pages (by content hash) are skipped; pages no longer in the sources are removed.
+        With `wait=False`, returns None at once if another process is indexing."""
+        with self.lock(wait) as mine: return self._update(sources, progress, workers) if mine else None
 
     def _update(self, sources, progress, workers) -> Summary:
         t0, summary = time.monotonic(), Summary()

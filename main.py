@@ -138,8 +138,7 @@ def start_warm_up():
 def build_index_if_missing():
     "Index ASKDOCS_DOCS in the background on a first start, so the first page is not delayed; the chat says it is indexing."
     def build():
-        with index.lock(wait=False) as mine:
-            if mine and not len(index): log.warning('askdocs: %s', index._update(cfg.docs, None, None))
+        if summary := index.update(cfg.docs, wait=False): log.warning('askdocs: %s', summary)  # None: another worker builds
     if not len(index): threading.Thread(target=build, daemon=True, name='askdocs-index').start()
 
 app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up, build_index_if_missing], pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT / 'static'),
@@ -158,7 +157,7 @@ def _icons(*names):
     from fastlucide.core import read_icons
     every = read_icons()
     return {n: every[n] for n in names}
-ICONS = _icons('send-horizontal', 'square', 'rotate-ccw', 'copy', 'square-pen', 'book-open', 'sparkles', 'message-circle')
+ICONS = _icons('send-horizontal', 'square', 'rotate-ccw', 'copy', 'square-pen', 'sparkles')
 
 def UserBubble(text):
     return Chat(cls='chat-end')(ChatBubble(text, cls='chat-bubble-primary whitespace-pre-wrap break-words'))
