@@ -125,12 +125,21 @@ def asset_headers():
     htmx_config = Meta(name='htmx-config', content=json.dumps(dict(
         # Show the friendly messages that come with 4xx answers (htmx drops error responses by default).
         responseHandling=[dict(code='204', swap=False), dict(code='[234]..', swap=True), dict(code='...', swap=False, error=True)],
-        selfRequestsOnly=True, allowScriptTags=False, allowEval=False)))
+        selfRequestsOnly=True, allowScriptTags=False, allowEval=False, includeIndicatorStyles=False)))
     if static_assets_built():
         return (htmx_config, Link(rel='stylesheet', href='/app.css'), Script(src='/vendor/htmx.min.js', defer=True),
                 Script(src='/vendor/sse.min.js', defer=True), Script(src='/chat.js', defer=True))
     return (htmx_config, Link(rel='stylesheet', href=CDN['css']), Script(src=CDN['tw']), Script(src=CDN['htmx'], defer=True),
             Script(src=CDN['sse'], defer=True), Script(src='/chat.js', defer=True))
+
+def chat_csp(allowed_origins, docs_hosts, self_hosted):
+    "The chat page runs only our own scripts, talks only to us, and may be framed only by the sites the author lists."
+    cdn = '' if self_hosted else ' https://cdn.jsdelivr.net'
+    images = ''.join(f' https://{h}' for h in docs_hosts)
+    return '; '.join([
+        "default-src 'self'", f"script-src 'self'{cdn}", f"style-src 'self' 'unsafe-inline'{cdn}",  # markdown table alignment
+        f"img-src 'self' data:{images}", "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
+        f"frame-ancestors {' '.join(allowed_origins) or '*'}"])  # instead of X-Frame-Options, which cannot allow a list
 
 def start_warm_up():
     if cfg.model: threading.Thread(target=warm_up, daemon=True, name='askdocs-warm-up').start()
@@ -157,7 +166,7 @@ def _icons(*names):
     from fastlucide.core import read_icons
     every = read_icons()
     return {n: every[n] for n in names}
-ICONS = _icons('send-horizontal', 'square', 'rotate-ccw', 'copy', 'square-pen', 'sparkles')
+ICONS = _icons('send-horizontal', 'square', 'rotate-ccw', 'copy', 'square-pen', 'sparkles', 'x')
 
 def UserBubble(text):
     return Chat(cls='chat-end')(ChatBubble(text, cls='chat-bubble-primary whitespace-pre-wrap break-words'))
@@ -213,7 +222,8 @@ def ChatFields(conv='', text='', oob=False):
     "The part of the input form that a send replaces: a fresh, focused textarea and the conversation id."
     return Div(id='chat-fields', hx_swap_oob='true' if oob else None, cls='flex-1 flex')(
         Hidden(conv, id='conv', name='conv'),
-        Textarea(text, id='q', name='q', rows=1, placeholder='Ask a question…', autofocus=True, aria_label='Your question',
+        # No autofocus attribute: Chromium refuses it in a cross-site iframe (with a console error); chat.js focuses instead.
+        Textarea(text, id='q', name='q', rows=1, placeholder='Ask a question…', aria_label='Your question',
                  cls='textarea textarea-bordered w-full resize-none field-sizing-content max-h-40 min-h-10'))
 
 def ChatError(msg='', oob=False):
@@ -233,7 +243,9 @@ def ChatHeader(site_name, theme):
     return Navbar(cls='min-h-12 bg-base-200 border-b border-base-300 px-3 gap-2')(
         Icon('sparkles', 'size-5 text-primary'), H1(f'Ask {site_name}', cls='font-semibold flex-1 truncate'),
         A(Icon('square-pen'), href=chat_standalone.to(**({'theme': theme} if theme else {})), cls='btn btn-ghost btn-sm btn-square new-chat',
-          title='New conversation', aria_label='New conversation'))
+          title='New conversation', aria_label='New conversation'),
+        # Shown by chat.js only inside the widget's iframe: on a phone the panel covers the page's own button.
+        Btn(Icon('x'), cls='btn-ghost btn-sm btn-square close-chat hidden', type='button', title='Close', aria_label='Close chat'))
 
 def ChatPage(site_name, conv, turns, starters, theme):
     return Div(cls='flex flex-col h-dvh')(
@@ -254,7 +266,8 @@ async def chat_standalone(conv: str = '', theme: str = ''):
     theme = theme if theme in ('light', 'dark') else ''
     if not store.has_conversation(conv): conv = ''
     page = ChatPage(cfg.site_name, conv, store.turns(conv) if conv else [], cfg.starters, theme)
-    return Html(Head(*app.hdrs, Title(f'Ask {cfg.site_name}'), *asset_headers()), Body(page), data_theme=theme or None, lang='en')
+    return (Html(Head(*app.hdrs, Title(f'Ask {cfg.site_name}'), *asset_headers()), Body(page), data_theme=theme or None, lang='en'),
+            HttpHeader('Content-Security-Policy', chat_csp(cfg.allowed_origins, cfg.docs_hosts, static_assets_built())))
 
 @rt
 async def ask(q: str = '', conv: str = ''):

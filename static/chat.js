@@ -14,7 +14,10 @@
   // The native EventSource 'error' (a dropped connection) shares its name with our `error` event; only ours has data.
   document.addEventListener('htmx:sseBeforeMessage', (e) => { if (e.detail.data === undefined) e.preventDefault(); });
 
+  if (window.parent !== window) $('.close-chat')?.classList.remove('hidden');
+
   document.addEventListener('click', async (e) => {
+    if (e.target.closest('.close-chat')) return toParent({type: 'close'});
     const btn = e.target.closest('.copy-answer, .copy-code');
     if (!btn) return;
     const src = btn.classList.contains('copy-code') ? btn.parentElement.querySelector('code') : btn.closest('.chat').querySelector('.answer-final');
@@ -23,7 +26,7 @@
     setTimeout(() => delete btn.dataset.copied, 1500);
   });
 
-  let lastConv = null;
+  let lastConv; // undefined, so the first settle always tells the host page, even "no conversation" after New conversation
   const settle = () => {
     for (const pre of document.querySelectorAll('.answer-final pre:not(.has-copy)')) {
       pre.classList.add('has-copy');

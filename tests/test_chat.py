@@ -22,7 +22,7 @@ def test_ask_returns_bubbles_and_resets_input(client):
     assert 'class="chat chat-end' in r.text and 'How do I install it?' in r.text
     assert 'class="chat chat-start' in r.text and url.startswith('/stream/')
     fields = re.search(r'<div hx-swap-oob="true" id="chat-fields".*?</div>', r.text, re.S)[0]
-    assert '<textarea' in fields and 'autofocus' in fields and re.search(r'<textarea[^>]*></textarea>', fields)
+    assert '<textarea' in fields and re.search(r'<textarea[^>]*></textarea>', fields)
     assert len(conv) >= 22
 
 def test_question_never_travels_in_a_url(client):
@@ -106,3 +106,15 @@ def test_embed_loader_is_javascript_that_knows_its_server(client):
     assert r.headers['content-type'].startswith('application/javascript')
     assert '__ASKDOCS_CONFIG__' not in r.text and '"siteName": "Testdocs"' in r.text
     assert 'document.currentScript' in r.text
+
+def test_chat_page_may_be_framed_by_any_site_by_default_and_runs_only_its_own_scripts(client):
+    r = client.get('/chat-standalone')
+    csp = dict(d.strip().split(' ', 1) for d in r.headers['content-security-policy'].split(';'))
+    assert csp['frame-ancestors'] == '*' and 'x-frame-options' not in r.headers
+    assert csp['script-src'] == "'self'" and csp['connect-src'] == "'self'" and csp['object-src'] == "'none'"
+
+def test_allowed_origins_limit_who_may_frame_the_chat(server, tmp_path):
+    import httpx
+    s = server(data=tmp_path, ASKDOCS_ALLOWED_ORIGINS='https://docs.example.com, https://other.example.org')
+    csp = httpx.get(f'{s.url}/chat-standalone').headers['content-security-policy']
+    assert 'frame-ancestors https://docs.example.com https://other.example.org' in csp
