@@ -1,10 +1,11 @@
 """askdocs: an "Ask AI" chat widget for documentation sites, in one FastHTML app."""
 import asyncio, json, logging, os, sys, threading, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import anyio
 from fasthtml.common import *
 from fhdaisy import Alert, Badge, Btn, Chat, ChatBubble, ChatFooter, Loading, Navbar
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -18,6 +19,7 @@ from store import Store, Turn
 ROOT = Path(__file__).parent
 MAX_QUESTION = 2000
 MAX_BODY = 64 * 1024
+SHUTDOWN_GRACE = 2.0  # seconds streams get to send their last event on SIGTERM; below uvicorn's graceful timeout
 log = logging.getLogger('askdocs')
 
 # ---- Configuration: read once from the environment, validated at start-up ----
@@ -281,9 +283,10 @@ async def ask(q: str = '', conv: str = ''):
 
 @rt('/stream/{conv}/{token}')
 async def stream(conv: str, token: str):
-    t = store.turn(conv, token)
-    events = turn_events(t) if t else final_events(None)
-    return EventSourceResponse(events, ping=15, sep='\n', headers={'Cache-Control': 'no-cache'})
+    t, shutdown = store.turn(conv, token), anyio.Event()  # set by sse-starlette when uvicorn is asked to exit
+    events = turn_events(t, shutdown) if t else final_events(None)
+    return EventSourceResponse(events, ping=15, sep='\n', headers={'Cache-Control': 'no-cache'},
+                               shutdown_event=shutdown, shutdown_grace_period=SHUTDOWN_GRACE)
 
 @rt('/stop/{conv}/{token}', methods=['post'])
 async def stop(conv: str, token: str):
@@ -338,9 +341,9 @@ async def final_events(t: Turn | None):
         yield sse('error', to_xml(Chat(cls='chat-start')(ChatBubble('This answer does not exist.', cls='chat-bubble-error'))))
     else: yield sse('error' if t.status == 'error' else 'done', to_xml(AiBubble(t)))
 
-async def turn_events(t: Turn):
+async def turn_events(t: Turn, shutdown):
     "Answer `t` if nobody else is; a reconnect or second reader only gets what exists, never a second model call."
-    if store.claim(t): events = live_events(t)
+    if store.claim(t): events = live_events(t, shutdown)
     else: events = final_events(await wait_final(t))
     async for e in events: yield e
 
@@ -361,7 +364,7 @@ async def _produce(events, q: asyncio.Queue):
         q.put_nowait(None)
     except Exception as e: q.put_nowait(e)
 
-async def live_events(t: Turn, check_every=0.5, beat_every=10.0):
+async def live_events(t: Turn, shutdown, check_every=0.5, beat_every=10.0):
     """Run the model for `t`, relaying its text as escaped fragments; whatever happens, store what was said.
     Chunks that queue up while a frame is sent go out together, so a busy server sends fewer, larger frames."""
     q, parts, sources, status, error, mode = asyncio.Queue(), [], [], 'done', '', ''
@@ -384,6 +387,9 @@ async def live_events(t: Turn, check_every=0.5, beat_every=10.0):
             if isinstance(last, Exception):
                 status, error = 'error', str(last) if isinstance(last, AnswerError) else 'Something went wrong. Please retry.'
                 if not isinstance(last, AnswerError): log.exception('answer failed', exc_info=last)
+                break
+            if shutdown.is_set():
+                status, error = 'error', 'The server restarted while answering. Please retry.'
                 break
             now = time.monotonic()
             if now - checked > check_every:

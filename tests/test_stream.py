@@ -214,6 +214,21 @@ def test_fresh_install_with_no_model_answers_from_its_own_docs(server, tmp_path)
     assert 'href="/docs-page/README.md#configuration" target="_top"' in done
     assert '<strong>model</strong>' in done
 
+def test_sigterm_ends_open_streams_with_a_final_event_and_keeps_the_partial_answer(server, tmp_path):
+    s = server(data=tmp_path)
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        conv, url, _ = ask(c, f'restart {mark()} [[tokens:400]] [[pace:0.02]]')
+        seen = []
+        with connect_sse(c, 'GET', url) as src:
+            for e in src.iter_sse():
+                seen.append((e.event, e.data))
+                if len(seen) == 3: s.proc.terminate()
+    s.proc.wait(timeout=10)  # within uvicorn's graceful-shutdown timeout (3 s in these tests), plus start-up slack
+    assert seen[-1][0] == 'error' and 'restarted' in seen[-1][1] and 'Retry' in seen[-1][1]
+    s2 = server(data=tmp_path)
+    page = httpx.get(f'{s2.url}/chat-standalone?conv={conv}').text
+    assert 'word0' in page and 'Retry' in page
+
 def run_main(*args, **env):
     import os
     from conftest import MODEL_ENV
