@@ -19,8 +19,9 @@
   })();
   const label = d.label || 'Ask AI';
   const left = d.position === 'left';
-  const shortcut = (d.shortcut || 'mod+i').toLowerCase();
   const index = Object.keys(all).length;
+  // With two widgets on a page, only the first takes the default shortcut, so one key never opens both.
+  const shortcut = (d.shortcut || (index ? 'none' : 'mod+i')).toLowerCase();
   all[origin] = true;
 
   const host = document.createElement('div');
@@ -48,7 +49,7 @@
   btn.title = shortcut === 'none' ? label : `${label} (${shortcut.replace('mod', /Mac|iP/.test(navigator.platform) ? '⌘' : 'Ctrl')})`;
   panel.setAttribute('aria-label', label);
 
-  let frame = null;
+  let frame = null, loaded = false;
   const chatUrl = () => {
     const u = new URL('/chat-standalone', origin);
     const conv = store.getItem(key);
@@ -62,16 +63,19 @@
     frame.title = label;
     frame.allow = 'clipboard-write';
     frame.src = chatUrl();
+    frame.addEventListener('load', () => { loaded = true; if (isOpen()) focusChat(); });
     panel.appendChild(frame);
     return frame;
   };
+  // Posting before the chat has loaded would target about:blank, which Chromium rejects with a console warning.
+  const focusChat = () => loaded && frame.contentWindow.postMessage({askdocs: 1, type: 'focus'}, origin);
   const isOpen = () => panel.classList.contains('open');
   const open = () => {
     ensureFrame();
     panel.classList.add('open');
     btn.setAttribute('aria-expanded', 'true');
     frame.focus();
-    frame.contentWindow.postMessage({askdocs: 1, type: 'focus'}, origin);
+    focusChat();
   };
   const close = () => {
     panel.classList.remove('open');
