@@ -75,6 +75,15 @@ def friendly(e: Exception) -> str:
         case litellm.APIConnectionError() | litellm.exceptions.MidStreamFallbackError(): return 'The connection to the AI provider was lost. Please retry.'
         case _: return 'The AI provider returned an error. Please retry.'
 
+def recent(history, budget):
+    "The latest (question, answer) pairs that fit in about `budget` tokens (4 characters a token): older ones are dropped."
+    kept, used = [], 0
+    for q, a in reversed(history):
+        used += (len(q) + len(a)) // 4
+        if used > budget: break
+        kept.append((q, a))
+    return kept[::-1]
+
 @functools.cache
 def docs_chat(lisette):
     class DocsChat(lisette.AsyncChat):
@@ -95,7 +104,7 @@ def searching(response):
 async def model_answer(cfg, index, question: str, history: list[tuple[str, str]]):
     "Yield `Event`s for one answer from the configured model; failures become `AnswerError`."
     lisette = await asyncio.to_thread(import_lisette)  # waits off the event loop if the warm-up is still importing
-    hist, found, parts = [m for pair in history for m in pair], [], []
+    hist, found, parts = [m for pair in recent(history, cfg.history_tokens) for m in pair], [], []
     chat = docs_chat(lisette)(cfg.model, sp=system_prompt(cfg.site_name), hist=hist, tools=[search_tool(index, found)],
                              api_base=cfg.api_base, api_key=cfg.api_key, max_tokens=cfg.max_tokens,
                              # litellm 1.106 imports its MCP bridge (and the uninstalled `mcp` package) whenever tools are

@@ -40,6 +40,10 @@ class Config:
     starters: tuple = ()
     max_tokens: int = 1024
     timeout: float = 60.0
+    history_tokens: int = 3000
+    rate_ip: int = 20
+    rate_conversation: int = 10
+    rate_global: int = 300
 
     @property
     def docs_hosts(self): return base_hosts(self.docs)
@@ -84,7 +88,11 @@ def load_config(env=os.environ) -> Config:
         host=env.get('HOST') or ('0.0.0.0' if in_container else '127.0.0.1'), port=_num(env, 'PORT', 5001, int, 1, 65535),
         starters=split('ASKDOCS_STARTERS', '|') or ('What is this project?', 'How do I get started?'),
         max_tokens=_num(env, 'ASKDOCS_MAX_TOKENS', 1024, int, 16, 200_000),
-        timeout=_num(env, 'ASKDOCS_TIMEOUT', 60.0, float, 1, 3600))
+        timeout=_num(env, 'ASKDOCS_TIMEOUT', 60.0, float, 1, 3600),
+        history_tokens=_num(env, 'ASKDOCS_HISTORY_TOKENS', 3000, int, 0, 1_000_000),
+        rate_ip=_num(env, 'ASKDOCS_RATE_PER_IP', 20, int, 1, 1_000_000),
+        rate_conversation=_num(env, 'ASKDOCS_RATE_PER_CONVERSATION', 10, int, 1, 1_000_000),
+        rate_global=_num(env, 'ASKDOCS_RATE_GLOBAL', 300, int, 1, 10_000_000))
 
 try: cfg = load_config()
 except ConfigError as e: sys.exit(f'askdocs: configuration error: {e}')
@@ -257,9 +265,18 @@ def ChatPage(site_name, conv, turns, starters, theme):
         Starters(() if turns else starters),
         ChatInput(conv))
 
-def reader_error(msg, status):
+def reader_error(msg, status, retry_after=None):
     "A 4xx that htmx shows in the error slot above the input, leaving the typed question where it is."
-    return HTMLResponse(to_xml(ChatError(msg, oob=True)), status_code=status, headers={'HX-Reswap': 'none'})
+    headers = {'HX-Reswap': 'none'} | ({'Retry-After': str(retry_after)} if retry_after else {})
+    return HTMLResponse(to_xml(ChatError(msg, oob=True)), status_code=status, headers=headers)
+
+def too_fast(req, conv):
+    "A 429 if this question goes over a rate limit. The client address is the proxy's X-Forwarded-For only when uvicorn\n    trusts that proxy (FORWARDED_ALLOW_IPS), so a reader cannot reset the limit by sending the header or dropping cookies."
+    limits = [(f'ip:{req.client.host if req.client else "?"}', cfg.rate_ip), ('global', cfg.rate_global)]
+    if wait := store.hit(limits + ([(f'conv:{conv}', cfg.rate_conversation)] if conv else [])):
+        return reader_error(f'Too many questions at once. Please try again in {wait} seconds.', 429, wait)
+    if conv and store.answering(conv):
+        return reader_error('Please wait for the current answer to finish, or stop it.', 429, 5)
 
 # ---- Routes ----
 
@@ -272,12 +289,13 @@ async def chat_standalone(conv: str = '', theme: str = ''):
             HttpHeader('Content-Security-Policy', chat_csp(cfg.allowed_origins, cfg.docs_hosts, static_assets_built())))
 
 @rt
-async def ask(q: str = '', conv: str = ''):
+async def ask(req, q: str = '', conv: str = ''):
     q = q.strip()
     if not q: return Response(status_code=204)
     if len(q) > MAX_QUESTION: return reader_error(f'Please keep questions under {MAX_QUESTION:,} characters (this one has {len(q):,}).', 422)
     if conv and not store.has_conversation(conv): return reader_error('This conversation no longer exists. Start a new one.', 404)
-    conv = conv or store.new_conversation()
+    if refused := too_fast(req, conv): return refused
+    if not conv: store.hit([(f'conv:{(conv := store.new_conversation())}', cfg.rate_conversation)])  # its first question counts
     t = store.add_turn(conv, q)
     return UserBubble(q), AiBubble(t), ChatFields(conv, oob=True), ChatError(oob=True), Starters((), oob=True)
 
@@ -297,8 +315,9 @@ async def stop(conv: str, token: str):
     return AiBubble(t)
 
 @rt('/retry/{conv}/{token}', methods=['post'])
-async def retry(conv: str, token: str):
+async def retry(req, conv: str, token: str):
     if not (t := store.turn(conv, token)): return reader_error('That answer does not exist.', 404)
+    if refused := too_fast(req, conv): return refused
     return AiBubble(store.retry(t) or t)
 
 @rt

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS turns (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_conv ON turns(conv, id);
+CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (key, window));
 """
 FINAL = ('done', 'error', 'stopped')
 
@@ -99,6 +100,25 @@ class Store:
         assert status in FINAL
         self.x('UPDATE turns SET status=?, answer=?, error=?, sources=?, mode=? WHERE id=?',
                status, answer, error, json.dumps(list(sources)), mode, t.id)
+
+    def answering(self, cid) -> bool:
+        "Whether an answer in this conversation is still on its way."
+        return self.x("SELECT 1 FROM turns WHERE conv=? AND status IN ('pending','running') AND alive > ? - 60 OR "
+                      "conv=? AND status='pending' AND created > ? - 60", cid, time.time(), cid, time.time()).fetchone() is not None
+
+    def hit(self, limits, window=60) -> int:
+        """Count one request against each (key, allowed per window) in `limits`; returns 0 if all allow it, else about
+        how many seconds to wait. A sliding window (this window's count plus the previous one's, weighted by how much of
+        it still overlaps), so a burst across a window boundary is still seen; counted in SQLite, so across workers."""
+        now = time.time()
+        w, into = int(now // window), (now % window) / window
+        self.x('DELETE FROM hits WHERE window < ?', w - 1)
+        for key, allowed in limits:
+            n = self.x('INSERT INTO hits VALUES (?, ?, 1) ON CONFLICT(key, window) DO UPDATE SET count=count+1 RETURNING count',
+                       key, w).fetchone()[0]
+            prev = self.x('SELECT count FROM hits WHERE key=? AND window=?', key, w - 1).fetchone()
+            if n + (prev[0] if prev else 0) * (1 - into) > allowed: return int(window * (1 - into)) + 1
+        return 0
 
     def retry(self, t: Turn) -> Turn | None:
         "Give a failed turn a fresh stream token; the question is kept."

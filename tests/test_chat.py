@@ -118,3 +118,28 @@ def test_allowed_origins_limit_who_may_frame_the_chat(server, tmp_path):
     s = server(data=tmp_path, ASKDOCS_ALLOWED_ORIGINS='https://docs.example.com, https://other.example.org')
     csp = httpx.get(f'{s.url}/chat-standalone').headers['content-security-policy']
     assert 'frame-ancestors https://docs.example.com https://other.example.org' in csp
+
+def test_one_answer_at_a_time_per_conversation(client):
+    conv, url, _ = ask(client, 'first [[tokens:2]]')
+    r = client.post('/ask', data=dict(q='second', conv=conv), headers=HX)
+    assert r.status_code == 429 and 'wait for the current answer' in r.text and r.headers['Retry-After']
+    events(client, url)
+    assert ask(client, 'third [[tokens:2]]', conv)[2].status_code == 200
+
+def test_rate_limits_per_client_and_conversation_answer_429_with_retry_after(server, tmp_path):
+    import httpx
+    # uvicorn trusts X-Forwarded-For only from FORWARDED_ALLOW_IPS (loopback by default); here loopback is not the proxy.
+    s = server(data=tmp_path, ASKDOCS_RATE_PER_IP='3', ASKDOCS_RATE_PER_CONVERSATION='2', FORWARDED_ALLOW_IPS='192.0.2.1')
+    with httpx.Client(base_url=s.url) as c:
+        codes = [c.post('/ask', data=dict(q=f'q{i} [[tokens:1]]', conv=''), headers={**HX, 'X-Forwarded-For': f'10.0.0.{i}'})
+                 for i in range(4)]
+        assert [r.status_code for r in codes] == [200, 200, 200, 429]  # a spoofed X-Forwarded-For does not reset it
+        assert 'Too many questions' in codes[-1].text and 0 < int(codes[-1].headers['Retry-After']) <= 61
+    s2 = server(data=tmp_path / 'conv', ASKDOCS_RATE_PER_CONVERSATION='2')
+    with httpx.Client(base_url=s2.url, timeout=30) as c:
+        conv = ''
+        for i in range(2):
+            conv, url, r = ask(c, f'c{i} [[tokens:1]]', conv)
+            events(c, url)
+        assert ask(c, 'c2 [[tokens:1]]', conv)[2].status_code == 429
+        assert ask(c, 'elsewhere [[tokens:1]]')[2].status_code == 200  # other conversations are not held back

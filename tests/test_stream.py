@@ -250,3 +250,14 @@ def test_cli_ask_reports_provider_errors():
 def test_bad_configuration_fails_at_start_with_a_clear_message(env, words):
     r = run_main(**env)
     assert r.returncode != 0 and words in r.stderr and 'Traceback' not in r.stderr
+
+def test_old_history_is_trimmed_to_the_token_budget(server, tmp_path):
+    s = server(data=tmp_path, ASKDOCS_HISTORY_TOKENS='100')  # room for about one earlier turn
+    m, conv = mark(), ''
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        for i in range(4):
+            conv, url, _ = ask(c, f'trim {m} turn{i} ' + 'padding ' * 10 + '[[tokens:2]]', conv)
+            events(c, url)
+    [last] = model_requests(f'trim {m} turn3')
+    sent = ' '.join(str(msg['content']) for msg in last['messages'])
+    assert 'turn2' in sent and 'turn0' not in sent
