@@ -121,11 +121,13 @@ async def model_answer(cfg, index, question: str, history: list[tuple[str, str]]
     except Exception as e:
         log.warning('model call failed: %s: %s', type(e).__name__, e)
         raise AnswerError(friendly(e)) from e
+    yield Event('cost', chat.use.cost)  # litellm's price for the tokens used (0 for a model it has no price for)
     yield Event('sources', sources_of(''.join(parts), found))
 
-async def docs_only_answer(cfg, index, question: str, history):
+async def docs_only_answer(cfg, index, question: str, history, notice=''):
     "No model: the best-matching sections, as excerpts with the question's words in bold, linked to their sections."
     yield Event('mode', 'docs')
+    if notice: yield Event('text', f'_{notice}_\n\n')
     hits = index.search(question, k=5)
     if not hits:
         yield Event('text', 'The docs are still being indexed. Please try again in a minute.' if index.building else
@@ -134,5 +136,8 @@ async def docs_only_answer(cfg, index, question: str, history):
     yield Event('text', 'These parts of the docs match your question best:\n\n')
     for h in hits: yield Event('text', f'- **[{md_escape(label(h))}]({h.url})**  \n  {highlighted(h.excerpt)}\n')
 
-def answer(cfg, index, question, history):
+def answer(cfg, index, question, history, over_budget=False):
+    if over_budget: return docs_only_answer(cfg, index, question, history, notice=OVER_BUDGET)
     return (model_answer if cfg.model else docs_only_answer)(cfg, index, question, history)
+
+OVER_BUDGET = "The AI assistant has used today's budget, so here are search results from the docs instead."

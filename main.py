@@ -41,6 +41,7 @@ class Config:
     max_tokens: int = 1024
     timeout: float = 60.0
     history_tokens: int = 3000
+    daily_budget: float = 5.0
     rate_ip: int = 20
     rate_conversation: int = 10
     rate_global: int = 300
@@ -90,6 +91,7 @@ def load_config(env=os.environ) -> Config:
         max_tokens=_num(env, 'ASKDOCS_MAX_TOKENS', 1024, int, 16, 200_000),
         timeout=_num(env, 'ASKDOCS_TIMEOUT', 60.0, float, 1, 3600),
         history_tokens=_num(env, 'ASKDOCS_HISTORY_TOKENS', 3000, int, 0, 1_000_000),
+        daily_budget=_num(env, 'ASKDOCS_DAILY_BUDGET_USD', 5.0, float, 0, 1_000_000),
         rate_ip=_num(env, 'ASKDOCS_RATE_PER_IP', 20, int, 1, 1_000_000),
         rate_conversation=_num(env, 'ASKDOCS_RATE_PER_CONVERSATION', 10, int, 1, 1_000_000),
         rate_global=_num(env, 'ASKDOCS_RATE_GLOBAL', 300, int, 1, 10_000_000))
@@ -387,7 +389,8 @@ async def live_events(t: Turn, shutdown, check_every=0.5, beat_every=10.0):
     """Run the model for `t`, relaying its text as escaped fragments; whatever happens, store what was said.
     Chunks that queue up while a frame is sent go out together, so a busy server sends fewer, larger frames."""
     q, parts, sources, status, error, mode = asyncio.Queue(), [], [], 'done', '', ''
-    producer = asyncio.create_task(_produce(answer(cfg, index, t.question, store.history(t.conv, t.id)), q))
+    over_budget = bool(cfg.model) and store.spent_today() >= cfg.daily_budget
+    producer = asyncio.create_task(_produce(answer(cfg, index, t.question, store.history(t.conv, t.id), over_budget), q))
     checked = beat = time.monotonic()
     try:
         while True:
@@ -401,6 +404,7 @@ async def live_events(t: Turn, shutdown, check_every=0.5, beat_every=10.0):
                 if isinstance(e, Event) and e.kind == 'status': yield sse('status', to_xml(Span(e.data)))
                 if isinstance(e, Event) and e.kind == 'sources': sources = e.data
                 if isinstance(e, Event) and e.kind == 'mode': mode = e.data
+                if isinstance(e, Event) and e.kind == 'cost': store.spend(e.data)
             last = batch[-1]
             if last is None: break
             if isinstance(last, Exception):

@@ -20,9 +20,12 @@ CREATE TABLE IF NOT EXISTS turns (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_conv ON turns(conv, id);
+CREATE TABLE IF NOT EXISTS spend (day TEXT PRIMARY KEY, usd REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (key, window));
 """
 FINAL = ('done', 'error', 'stopped')
+
+def _today(): return time.strftime('%Y-%m-%d', time.gmtime())  # budgets reset at midnight UTC
 
 def new_id(): return secrets.token_urlsafe(16)  # 128 bits: ids and stream tokens are capabilities
 
@@ -119,6 +122,13 @@ class Store:
             prev = self.x('SELECT count FROM hits WHERE key=? AND window=?', key, w - 1).fetchone()
             if n + (prev[0] if prev else 0) * (1 - into) > allowed: return int(window * (1 - into)) + 1
         return 0
+
+    def spend(self, usd):
+        if usd: self.x('INSERT INTO spend VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET usd=usd+excluded.usd', _today(), usd)
+
+    def spent_today(self) -> float:
+        row = self.x('SELECT usd FROM spend WHERE day=?', _today()).fetchone()
+        return row[0] if row else 0.0
 
     def retry(self, t: Turn) -> Turn | None:
         "Give a failed turn a fresh stream token; the question is kept."

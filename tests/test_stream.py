@@ -261,3 +261,16 @@ def test_old_history_is_trimmed_to_the_token_budget(server, tmp_path):
     [last] = model_requests(f'trim {m} turn3')
     sent = ' '.join(str(msg['content']) for msg in last['messages'])
     assert 'turn2' in sent and 'turn0' not in sent
+
+def test_past_the_daily_budget_answers_come_from_the_docs_with_a_notice(server, tmp_path):
+    # A model litellm has prices for, served by the fake provider, so each answer has a (tiny) cost.
+    s = server(data=tmp_path, ASKDOCS_MODEL='openai/gpt-4o-mini', ASKDOCS_DAILY_BUDGET_USD='0.000001')
+    m = mark()
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        _, url, _ = ask(c, f'budget {m} [[tokens:20]]')
+        first = events(c, url)[-1][1]
+        _, url, _ = ask(c, f'budget again {m} [[tokens:20]]')
+        second = events(c, url)[-1][1]
+    assert 'word19' in first
+    assert "used today&#x27;s budget" in second or "used today's budget" in second
+    assert 'Search results from the docs' in second and len(model_requests(f'budget again {m}')) == 0
