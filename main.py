@@ -398,13 +398,14 @@ async def live_events(t: Turn, shutdown, check_every=0.5, beat_every=10.0):
             except TimeoutError: item = Event('tick', None)
             batch = [item]
             while not q.empty() and isinstance(batch[-1], Event): batch.append(q.get_nowait())
-            text = ''.join(e.data for e in batch if isinstance(e, Event) and e.kind == 'text')
-            if text: parts.append(text); yield sse('message', html_text(text))
-            for e in batch:
-                if isinstance(e, Event) and e.kind == 'status': yield sse('status', to_xml(Span(e.data)))
-                if isinstance(e, Event) and e.kind == 'sources': sources = e.data
-                if isinstance(e, Event) and e.kind == 'mode': mode = e.data
-                if isinstance(e, Event) and e.kind == 'cost': store.spend(e.data)
+            got = [e for e in batch if isinstance(e, Event)]
+            if text := ''.join(e.data for e in got if e.kind == 'text'): parts.append(text); yield sse('message', html_text(text))
+            for e in got:
+                match e.kind:
+                    case 'status': yield sse('status', to_xml(Span(e.data)))
+                    case 'sources': sources = e.data
+                    case 'mode': mode = e.data
+                    case 'cost': store.spend(e.data)
             last = batch[-1]
             if last is None: break
             if isinstance(last, Exception):
