@@ -13,7 +13,8 @@ FAKE_URL, _ = fakeai.start()
 DATA = tempfile.mkdtemp(prefix='askdocs-test-')
 # Set before `main` is imported anywhere: the app reads its configuration once, at import.
 MODEL_ENV = dict(ASKDOCS_MODEL='openai/fake', ASKDOCS_API_BASE=FAKE_URL, ASKDOCS_API_KEY='test-key', ASKDOCS_DATA=DATA,
-                 ASKDOCS_SITE_NAME='Testdocs', ASKDOCS_TIMEOUT='5', ASKDOCS_RATE_PER_IP='100000', ASKDOCS_RATE_GLOBAL='100000')
+                 ASKDOCS_SITE_NAME='Testdocs', ASKDOCS_TIMEOUT='5', ASKDOCS_RATE_PER_IP='100000', ASKDOCS_RATE_GLOBAL='100000',
+                 ASKDOCS_RATE_PER_CONVERSATION='100000')
 os.environ.update(MODEL_ENV)
 HX = {'HX-Request': '1'}
 

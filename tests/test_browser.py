@@ -384,3 +384,33 @@ def test_hostile_question_and_answer_are_shown_as_text_and_never_run(browse, doc
     assert page.evaluate('window.__xss') is None
     assert log.dialogs == [] and log.errors == []
     assert not [u for _, u in log.requests if urlsplit(u).path == '/x']  # no image was ever loaded
+
+def batches(items, size=1800):
+    "Join payloads into questions that fit the 2,000-character limit."
+    out, cur = [], ''
+    for p in (p for p in items if p.strip() and len(p) < size):
+        if len(cur) + len(p) + 1 > size: out.append(cur); cur = ''
+        cur += p + '\n'
+    return out + [cur] if cur else out
+
+def test_the_naughty_strings_corpus_never_runs_in_the_browser(browse, docs_site, widget):
+    from payloads import corpus
+    payloads = corpus()
+    page, log = browse(docs_site(tag_src(widget)))
+    chat, frame = open_chat(page, widget)
+    name = mark()
+    text = '\n\n'.join(payloads)
+    httpx.post(f'{FAKE}/_scripts/{name}', json=dict(chunks=[text[i:i + 13] for i in range(0, len(text), 13)])).raise_for_status()
+    questions = batches(payloads)
+    for n, q in enumerate(questions, 1):  # the fake model echoes each question back as markdown: both sides are hostile
+        ask(chat, q)
+        expect_answered(chat, n)
+    ask(chat, f'[[script:{name}]]')
+    expect_answered(chat, len(questions) + 1)
+    page.reload()  # and once more, rendered from the store
+    chat, frame = open_chat(page, widget)
+    expect_answered(chat, len(questions) + 1)
+    assert frame.evaluate('window.__xss') is None and page.evaluate('window.__xss') is None
+    assert log.dialogs == [] and log.errors == []
+    assert hosts(log) == {'docs.test', 'widget.test'}, sorted({u for _, u in log.requests})
+    print(f'{len(payloads)} payloads in {len(questions)} questions and one streamed answer: 0 canaries, 0 dialogs')
