@@ -111,16 +111,24 @@ class BodyLimit:
 
     async def __call__(self, scope, receive, send):
         if scope['type'] != 'http': return await self.app(scope, receive, send)
-        length = dict(scope['headers']).get(b'content-length', b'0')
-        if not length.isdigit() or int(length) > self.limit: return await too_large(scope, receive, send)
-        seen = 0
-        async def bounded():
-            nonlocal seen
+        length = dict(scope['headers']).get(b'content-length')
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit: return await too_large(scope, receive, send)
+            return await self.app(scope, receive, send)
+        # No Content-Length (chunked): read the body here, up to the limit, and hand the app what was read.
+        body, more = b'', True
+        while more:
             msg = await receive()
-            seen += len(msg.get('body', b''))
-            if seen > self.limit: raise ValueError('request body over the limit')  # a body longer than its Content-Length
-            return msg
-        await self.app(scope, bounded, send)
+            if msg['type'] != 'http.request': break
+            body, more = body + msg.get('body', b''), msg.get('more_body', False)
+            if len(body) > self.limit: return await too_large(scope, receive, send)
+        sent = False
+        async def replay():
+            nonlocal sent
+            if sent: return await receive()
+            sent = True
+            return {'type': 'http.request', 'body': body, 'more_body': False}
+        await self.app(scope, replay, send)
 
 async def too_large(scope, receive, send):
     await reader_error('That message is too large to send.', 413)(scope, receive, send)
@@ -290,7 +298,7 @@ async def chat_standalone(conv: str = '', theme: str = ''):
     return (Html(Head(*app.hdrs, Title(f'Ask {cfg.site_name}'), *asset_headers()), Body(page), data_theme=theme or None, lang='en'),
             HttpHeader('Content-Security-Policy', chat_csp(cfg.allowed_origins, cfg.docs_hosts, static_assets_built())))
 
-@rt
+@rt('/ask', methods=['post'])
 async def ask(req, q: str = '', conv: str = ''):
     q = q.strip()
     if not q: return Response(status_code=204)

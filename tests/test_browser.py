@@ -26,7 +26,7 @@ WAIT = 20_000  # ms: the first answer of a fresh server waits for lisette's impo
 expect.set_options(timeout=WAIT)
 FAKE = FAKE_URL.removesuffix('/v1')
 ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--no-first-run', '--host-resolver-rules=MAP docs.test 127.0.0.1, MAP widget.test 127.0.0.1']
+        '--no-first-run', '--host-resolver-rules=MAP docs.test 127.0.0.1, MAP widget.test 127.0.0.1, MAP other.test 127.0.0.1']
 FOCUSED_Q = "document.hasFocus() && document.activeElement && document.activeElement.id === 'q'"
 
 def mark(): return uuid.uuid4().hex[:10]
@@ -414,3 +414,16 @@ def test_the_naughty_strings_corpus_never_runs_in_the_browser(browse, docs_site,
     assert log.dialogs == [] and log.errors == []
     assert hosts(log) == {'docs.test', 'widget.test'}, sorted({u for _, u in log.requests})
     print(f'{len(payloads)} payloads in {len(questions)} questions and one streamed answer: 0 canaries, 0 dialogs')
+
+def test_only_the_allowed_sites_can_frame_the_chat(browse, docs_site, server, tmp_path):
+    url = docs_site('')  # a page on docs.test; the same page is also served as other.test
+    allowed = f'http://docs.test:{urlsplit(url).port}'
+    s = server(data=tmp_path, ASKDOCS_ALLOWED_ORIGINS=allowed)
+    tag = tag_src(widget_origin(s))
+    page_url = docs_site(tag)
+    page, _ = browse(page_url)
+    chat, _ = open_chat(page, widget_origin(s))  # allowed: the chat loads
+    other, _ = browse(page_url.replace('docs.test', 'other.test'))  # not allowed: Chromium refuses to frame it
+    with other.expect_console_message(lambda m: 'frame-ancestors' in m.text, timeout=WAIT):
+        other.get_by_role('button', name='Ask AI', exact=True).click()
+    expect(other.frame_locator('iframe').locator('#q')).to_have_count(0)

@@ -143,3 +143,16 @@ def test_rate_limits_per_client_and_conversation_answer_429_with_retry_after(ser
             events(c, url)
         assert ask(c, 'c2 [[tokens:1]]', conv)[2].status_code == 429
         assert ask(c, 'elsewhere [[tokens:1]]')[2].status_code == 200  # other conversations are not held back
+
+def test_malformed_requests_get_4xx_never_a_500(client):
+    from starlette.testclient import TestClient
+    import main
+    c = TestClient(main.app, raise_server_exceptions=False)
+    form = {**HX, 'content-type': 'application/x-www-form-urlencoded'}
+    cases = [dict(content=b'abc', headers={**HX, 'content-type': 'multipart/form-data'}),             # no boundary
+             dict(content=(b'q=' + b'x' * 70_000 for _ in range(1)), headers=form),                   # chunked, too big
+             dict(content=b'q=hi', headers={**form, 'content-length': 'lots'})]
+    codes = [c.post('/ask', **kw).status_code for kw in cases]
+    assert codes == [400, 413, 413]
+    assert c.get('/ask').status_code == 405 and c.get('/stop/a/b').status_code == 405
+    assert c.post('/ask', content=b'q=%ff%fe&conv=', headers=form).status_code == 200  # bad UTF-8 is replaced, not fatal

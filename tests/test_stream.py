@@ -274,3 +274,16 @@ def test_past_the_daily_budget_answers_come_from_the_docs_with_a_notice(server, 
     assert 'word19' in first
     assert "used today&#x27;s budget" in second or "used today's budget" in second
     assert 'Search results from the docs' in second and len(model_requests(f'budget again {m}')) == 0
+
+def test_a_silent_provider_gets_keep_alives_then_the_answer(server, tmp_path):
+    s = server(data=tmp_path, ASKDOCS_TIMEOUT='60')
+    with httpx.Client(base_url=s.url, timeout=60) as c:
+        _, url, _ = ask(c, f'silent {mark()} [[delay:31]] [[tokens:3]]')
+        lines = []
+        with c.stream('GET', url) as r:
+            for line in r.iter_lines():
+                lines.append(line)
+                if line.startswith('event: done') or line.startswith('event: error'): break
+    first_data = next(i for i, l in enumerate(lines) if l.startswith('data:'))
+    assert len([l for l in lines[:first_data] if l.startswith(':')]) >= 2  # a comment every 15 s while the model is silent
+    assert 'event: done' in lines
