@@ -337,7 +337,9 @@ async def embed(req):
     return Response(js, media_type='application/javascript', headers={'Cache-Control': 'public, max-age=300'})
 
 @rt
-async def healthz(): return JSONResponse(dict(ok=True, model=cfg.model or None, docs_pages=len(index), indexing=index.building, pid=os.getpid()))
+async def healthz():
+    return JSONResponse(dict(ok=True, model=cfg.model or None, docs_pages=len(index), indexing=index.building, pid=os.getpid(),
+                             tasks=len(asyncio.all_tasks())))  # a leak of per-answer tasks shows here
 
 @rt(LOCAL + '{path:path}')
 async def docs_page(path: str):

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 requests_seen: list[dict] = []
+abandoned: list[str] = []  # last user messages of streams the client closed before the end
 scripts: dict[str, list[str]] = {}
 healed: set[str] = set()
 
@@ -62,6 +63,12 @@ async def completions(req: Request):
                              'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': ''.join(words)}, 'finish_reason': 'stop'}],
                              'usage': {'prompt_tokens': 5, 'completion_tokens': len(words), 'total_tokens': 5 + len(words)}})
     async def gen():
+        try:
+            async for part in words_stream(): yield part
+        except (asyncio.CancelledError, GeneratorExit):
+            abandoned.append(last_user(body))
+            raise
+    async def words_stream():
         if 'delay' in d: await asyncio.sleep(float(d['delay']))
         yield frame(chunk(model, role='assistant', content=''))
         for i, w in enumerate(words):
@@ -97,11 +104,14 @@ async def heal(req: Request):
 
 async def list_requests(req: Request): return JSONResponse(requests_seen)
 
+async def list_abandoned(req: Request): return JSONResponse(abandoned)
+
 app = Starlette(routes=[Route('/v1/chat/completions', completions, methods=['POST']),
                         Route('/chat/completions', completions, methods=['POST']),
                         Route('/_scripts/{name}', set_script, methods=['POST']),
                         Route('/_heal/{key}', heal, methods=['POST']),
-                        Route('/_requests', list_requests)])
+                        Route('/_requests', list_requests),
+                        Route('/_abandoned', list_abandoned)])
 
 def start(port=0):
     "Serve in a background thread; returns (base_url, server)."

@@ -123,6 +123,23 @@ def test_reader_going_away_stores_the_partial_answer(live):
     assert [e for e, _ in evs] == ['done']
     assert 'Stopped' in evs[0][1] and 'word0' in evs[0][1] and 'word399' not in evs[0][1]
 
+def test_readers_closing_the_tab_end_the_model_call_and_leak_no_task(live):
+    m = mark()
+    events(live, ask(live, f'tab warm-up {m} [[tokens:1]]')[1])  # sse-starlette starts one shutdown watcher per process
+    baseline = live.get('/healthz').json()['tasks']
+    urls = [ask(live, f'tab {m} {i} [[tokens:400]] [[pace:0.02]]')[1] for i in range(4)]
+    for url in urls:
+        with connect_sse(live, 'GET', url) as src:
+            for i, _ in enumerate(src.iter_sse()):
+                if i == 2: break
+    for url in urls: assert 'Stopped' in events(live, url)[0][1]  # waits until each partial answer is stored
+    for _ in range(100):  # tasks end a moment after their answer is stored
+        if live.get('/healthz').json()['tasks'] <= baseline: break
+        time.sleep(0.05)
+    assert live.get('/healthz').json()['tasks'] <= baseline
+    gone = httpx.get(FAKE_URL.removesuffix('/v1') + '/_abandoned').json()
+    assert all(any(f'tab {m} {i}' in g for g in gone) for i in range(4))  # the provider saw each call end early
+
 def test_slow_first_token_still_answers(live):
     _, url, _ = ask(live, f'slow {mark()} [[delay:1.5]] [[tokens:3]]')
     assert events(live, url)[-1][0] == 'done'
