@@ -4,7 +4,7 @@ Chromium maps docs.test and widget.test to loopback, so the host page and the ch
 the chat runs in a cross-site iframe, the conversation id lives in the docs site's localStorage. Everything a reader
 would notice is checked through the page, with Playwright's waiting assertions; nothing sleeps to synchronise.
 """
-import functools, os, re, threading, uuid
+import functools, os, re, threading, time, uuid
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,6 +64,7 @@ def docs_site(tmp_path_factory):
                 f'<input id="search" aria-label="Search the docs"><p><a href="page{other}.html">Go to page {other}</a></p>'
                 f'{tags}</body></html>')
         return f'{base}/{site.name}/page1.html'
+    make.root, make.base = root, base
     yield make
     httpd.shutdown()
     httpd.server_close()
@@ -427,3 +428,61 @@ def test_only_the_allowed_sites_can_frame_the_chat(browse, docs_site, server, tm
     with other.expect_console_message(lambda m: 'frame-ancestors' in m.text, timeout=WAIT):
         other.get_by_role('button', name='Ask AI', exact=True).click()
     expect(other.frame_locator('iframe').locator('#q')).to_have_count(0)
+
+def test_a_sources_link_takes_the_reader_to_the_docs_page_and_the_chat_comes_along(browse, docs_site, server, tmp_path):
+    url = docs_site('')
+    site = docs_site.root / url.split('/')[-2]
+    s = server(data=tmp_path, ASKDOCS_DOCS=f'{site}={docs_site.base}/{site.name}/')  # the docs folder, as published
+    tag = tag_src(widget_origin(s))
+    for f in site.glob('*.html'): f.write_text(f.read_text().replace('</body>', f'{tag}</body>'))
+    with httpx.Client(base_url=s.url) as c:
+        for _ in range(200):  # the server indexes its docs in the background on first start
+            if c.get('/healthz').json()['docs_pages'] == 2: break
+            time.sleep(0.05)
+    page, log = browse(url)
+    chat, _ = open_chat(page, widget_origin(s))
+    ask(chat, 'where is page 2? [[tool:Docs page 2]]')
+    expect_answered(chat)
+    expect(chat.get_by_text('Searching the docs for “Docs page 2”')).to_have_count(0)  # the status made way for the answer
+    source = chat.locator('.sources a').first
+    expect(source).to_have_text('Docs page 2')
+    source.click()
+    expect(page).to_have_title('Docs page 2')  # the host page navigated, not the iframe
+    chat, _ = open_chat(page, widget_origin(s))
+    expect(user_bubbles(chat)).to_have_text(['where is page 2? [[tool:Docs page 2]]'])
+    assert log.errors == []
+
+SPHINX = Path('/usr/share/doc/python3.11/html')
+
+class WithTag(SimpleHTTPRequestHandler):
+    "Serves the Python docs as they are, with the widget's script tag added to every page, as a docs author would."
+    tag = b''
+    def log_message(self, *a): pass
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if path.suffix != '.html' or not path.exists(): return super().do_GET()
+        body = path.read_bytes().replace(b'</body>', self.tag + b'</body>')
+        self.send_response(200)
+        self.send_header('Content-Type', 'text/html; charset=utf-8')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+def test_on_a_real_sphinx_page(browse, widget):
+    if not SPHINX.exists():
+        if os.environ.get('CI'): raise RuntimeError(f'no {SPHINX}: scripts/setup.sh --test installs python3.11-doc')
+        pytest.skip('apt-get install python3.11-doc')
+    handler = type('H', (WithTag,), dict(tag=tag_src(widget).encode()))
+    httpd = ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(handler, directory=str(SPHINX)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        page, log = browse(f'http://docs.test:{httpd.server_address[1]}/tutorial/controlflow.html')
+        expect(page).to_have_title(re.compile('Control Flow'))
+        chat, _ = open_chat(page, widget)
+        ask(chat, f'sphinx {mark()} [[tokens:5]]')
+        expect_answered(chat)
+        assert log.errors == []
+        assert not [c for c in log.console if 'widget.test' in c]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
