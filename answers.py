@@ -65,11 +65,15 @@ def warm_up():
         except Exception: pass
     asyncio.run(call())
 
+TOO_SLOW = 'The AI provider took too long to answer. Please retry.'
+
 def friendly(e: Exception) -> str:
     import litellm
     match e:
         case litellm.RateLimitError(): return 'The AI provider is rate-limiting us right now. Please retry in a moment.'
-        case litellm.Timeout(): return 'The AI provider took too long to answer. Please retry.'
+        case litellm.Timeout(): return TOO_SLOW
+        # A read timeout mid-stream reaches us as a connection error whose message says so.
+        case litellm.APIConnectionError() | litellm.exceptions.MidStreamFallbackError() if 'timeout' in str(e).lower(): return TOO_SLOW
         case litellm.ContextWindowExceededError(): return 'This conversation is too long for the model. Start a new conversation.'
         case litellm.AuthenticationError() | litellm.PermissionDeniedError(): return 'The AI provider rejected our credentials. The site owner has been notified in the logs.'
         case litellm.APIConnectionError() | litellm.exceptions.MidStreamFallbackError(): return 'The connection to the AI provider was lost. Please retry.'

@@ -140,6 +140,20 @@ def test_readers_closing_the_tab_end_the_model_call_and_leak_no_task(live):
     gone = httpx.get(FAKE_URL.removesuffix('/v1') + '/_abandoned').json()
     assert all(any(f'tab {m} {i}' in g for g in gone) for i in range(4))  # the provider saw each call end early
 
+def test_a_provider_that_times_out_ends_in_an_error_bubble_and_the_server_keeps_serving(server, tmp_path):
+    s = server(data=tmp_path, ASKDOCS_TIMEOUT='1')
+    with httpx.Client(base_url=s.url, timeout=60) as c:
+        _, url, _ = ask(c, f'hang {mark()} [[delay:30]] [[tokens:3]]')
+        evs = events(c, url)
+        assert evs[-1][0] == 'error' and 'took too long' in evs[-1][1] and 'Retry' in evs[-1][1]
+        _, url, _ = ask(c, f'after {mark()} [[tokens:3]]')
+        assert events(c, url)[-1][0] == 'done'
+
+def test_every_model_call_is_capped_in_tokens(live):
+    m = mark()
+    events(live, ask(live, f'cap {m} [[tokens:2]]')[1])
+    assert [r.get('max_tokens') for r in model_requests(m)] == [1024]
+
 def test_slow_first_token_still_answers(live):
     _, url, _ = ask(live, f'slow {mark()} [[delay:1.5]] [[tokens:3]]')
     assert events(live, url)[-1][0] == 'done'
