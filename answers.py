@@ -24,8 +24,9 @@ def md_escape(text):
     return re.sub(r'([\\`*_{}\[\]<>()#+!|~])', r'\\\1', ' '.join(text.split()))
 
 def highlighted(excerpt):
-    "An FTS5 snippet (matches between \\x02 and \\x03) as Markdown with the matches in bold."
-    return re.sub('\x02(.*?)\x03', lambda m: f'**{m[1]}**' if m[1].strip() else m[1], md_escape(excerpt))
+    "An FTS5 snippet (matches between \\x02 and \\x03) as Markdown with the matches in bold, without source markup."
+    plain = re.sub(r'```[\w+-]*|`|(?:\s*\|)+\s*|(?<!\S)#{1,6}\s', ' ', excerpt)  # fences, backticks, table pipes, headings
+    return re.sub('\x02(.*?)\x03', lambda m: f'**{m[1]}**' if m[1].strip() else m[1], md_escape(plain))
 
 def label(hit): return f'{hit.title} › {hit.heading.split(" › ")[-1]}' if hit.heading and hit.heading != hit.title else hit.title
 
