@@ -50,4 +50,6 @@
   window.addEventListener('message', (e) => { if (e.source === window.parent && e.data?.askdocs && e.data.type === 'focus') $('#q')?.focus(); });
   settle();
   log.scrollTop = log.scrollHeight;
+  // htmx wires the page up on DOMContentLoaded, after this deferred script: mark the chat ready then (tests wait on it).
+  document.addEventListener('DOMContentLoaded', () => { document.documentElement.dataset.ready = '1'; });
 })();

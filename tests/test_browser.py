@@ -131,6 +131,7 @@ def open_chat(page, origin, label='Ask AI'):
     expect(panel(page, origin)).to_be_visible()
     chat = page.frame_locator(f'iframe[src^="{origin}/"]')
     expect(chat.locator('#q')).to_be_visible()
+    expect(chat.locator('html[data-ready]')).to_have_count(1)  # htmx and chat.js are wired up: Enter will send
     return chat, page.locator(f'iframe[src^="{origin}/"]').element_handle().content_frame()
 
 def ask(chat, question):
