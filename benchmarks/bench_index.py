@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_index.py [--docs /usr/share/doc/python3.11/html]
 """
-import argparse, json, os, platform, statistics, sys, tempfile, time
+import argparse, json, os, platform, sys, tempfile, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

@@ -37,10 +37,6 @@ def events(c, url, limit=10_000):
         assert src.response.headers['content-type'].startswith('text/event-stream')
         return [(e.event, e.data) for _, e in zip(range(limit), src.iter_sse())]
 
-def text_of(html):
-    import html as h
-    return h.unescape(re.sub(r'<[^>]+>', '', html))
-
 def tags(html):
     "[(tag, {attr: value})] of every element in an HTML fragment, as a browser's parser would see them."
     from html.parser import HTMLParser

@@ -8,7 +8,7 @@ The last user message steers it with directives in double brackets:
   [[tool:QUERY]] call the search_docs tool with QUERY, then answer citing the first URL it returned
 Every request is recorded; GET /_requests lists their bodies.
 """
-import asyncio, json, re, threading, time, uuid
+import asyncio, json, re, threading, time
 
 import uvicorn
 from starlette.applications import Starlette

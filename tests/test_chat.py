@@ -1,7 +1,7 @@
 """The chat page and POST /ask, through Starlette's TestClient, with fragments requested as htmx does."""
 import re
 
-from conftest import HX, ask, events, model_requests, text_of
+from conftest import HX, ask, events, model_requests
 
 def test_chat_page_has_header_starters_and_input(client):
     r = client.get('/chat-standalone')

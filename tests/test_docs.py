@@ -1,10 +1,9 @@
 """The docs index: extraction per generator, incremental updates, crawling over loopback, and answers grounded in it."""
 import http.server, json, re, subprocess, sys, threading, time
-from pathlib import Path
 
 import httpx, pytest
 
-from conftest import HX, ROOT, assert_inert, ask, events, free_port
+from conftest import ROOT, assert_inert, ask, events
 from docsindex import DocsIndex, html_sections, markdown_sections, notebook_markdown, rst_sections
 
 def page(main, title='Page — Site', chrome=''):

@@ -1,7 +1,7 @@
 """Hostile input, several hundred payloads: as the reader's question and as the model's answer, nothing runs."""
 import html, random
 
-import httpx, pytest
+import httpx
 
 from conftest import FAKE_URL, ask, assert_inert, events
 from payloads import corpus
