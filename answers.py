@@ -34,7 +34,7 @@ def sources_of(answer_text, hits, fallback=3):
     "The pages an answer cites (by link), in citation order; if it cites none, the best search results."
     by_page = {}
     for h in hits: by_page.setdefault(h.url.split('#')[0], h)
-    cited = [u for u in re.findall(r'\]\(([^)\s]+)', answer_text)]
+    cited = re.findall(r'\]\(([^)\s]+)', answer_text)
     used = [by_page[u.split('#')[0]] for u in cited if u.split('#')[0] in by_page]
     used = used or list(by_page.values())[:fallback]
     return [dict(title=label(h), url=h.url) for h in {h.url.split('#')[0]: h for h in used}.values()]
@@ -56,7 +56,6 @@ def import_lisette():
 def warm_up():
     """Import lisette and the modules litellm imports lazily on its first streamed call (about 2 s of CPU here), so the
     first reader does not wait for them. The call goes to a closed loopback port: nothing leaves the machine."""
-    import asyncio
     litellm = import_lisette().core.litellm
     async def call():
         try:

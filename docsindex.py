@@ -150,7 +150,7 @@ def _anchor(node):
     inner = node.css_first('[id], a[name]')
     return (inner.id or inner.attributes.get('name')) if inner else ''
 
-def _walk(node, s: Sectioner, depth):
+def _walk(node, s: Sectioner):
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag == '-text': s.add(re.sub(r'\s+', ' ', child.text_content or ''))
@@ -161,13 +161,13 @@ def _walk(node, s: Sectioner, depth):
             lang = (re.search(r'(?:language-|highlight-|sourceCode\s+)(\w+)', cls) or [None, ''])[1]
             s.add(f'\n```{lang}\n{child.text(deep=True).rstrip()}\n```\n')
         elif tag == 'dt' and child.id and SPHINX_DESC.search((child.parent.attributes.get('class') or '') if child.parent else ''):
-            s.heading(min(7, max((p[0] for p in s.path), default=1) + 1) if not s.path or s.path[-1][0] < 7 else 7, child.id, child.id)
-            _walk(child, s, depth + 1)
-        elif tag == 'td' or tag == 'th': s.add(' '); _walk(child, s, depth + 1); s.add(' |')
+            s.heading(min(7, max((p[0] for p in s.path), default=1) + 1), child.id, child.id)  # one level under its section
+            _walk(child, s)
+        elif tag == 'td' or tag == 'th': s.add(' '); _walk(child, s); s.add(' |')
         else:
             block = tag in BLOCK or tag == 'dt'
             if block: s.add('\n')
-            _walk(child, s, depth + 1)
+            _walk(child, s)
             if block: s.add('\n')
 
 def html_sections(html, title=''):
@@ -179,7 +179,7 @@ def html_sections(html, title=''):
     for sel in CHROME:
         for n in main.css(sel): n.decompose()
     s = Sectioner()
-    _walk(main, s, 0)
+    _walk(main, s)
     h1, sections = s.done()
     return (title or h1), sections
 
@@ -210,13 +210,10 @@ def _split_job(job):
 
 # ---- Sources: local folders and files, and URLs ----
 
-@dataclass
-class Source:
-    spec: str  # a folder, a file or a URL; "PATH=BASE_URL" links a local folder's pages to where it is published
-    @property
-    def path_and_base(self):
-        path, _, base = self.spec.partition('=') if '=' in self.spec and not is_url(self.spec) else (self.spec, '', '')
-        return Path(path).expanduser(), base
+def path_and_base(spec):
+    "A local source spec: a folder or file, optionally `PATH=BASE_URL` to link its pages to where they are published."
+    path, _, base = spec.partition('=') if '=' in spec and not is_url(spec) else (spec, '', '')
+    return Path(path).expanduser(), base
 
 def is_url(s): return urlsplit(s).scheme in ('http', 'https')
 
@@ -224,11 +221,11 @@ LOCAL = '/docs-page/'  # pages of local docs with no published URL are served by
 
 def base_hosts(specs):
     "Hosts the docs are published on: links to them open in the top window, images from them are shown."
-    return tuple(h for spec in specs if (h := urlsplit(spec if is_url(spec) else Source(spec).path_and_base[1]).hostname))
+    return tuple(h for spec in specs if (h := urlsplit(spec if is_url(spec) else path_and_base(spec)[1]).hostname))
 
 def local_files(spec):
     "(url, kind, path) for every docs file under a folder or file spec. Without a base URL, pages link to /docs-page/."
-    path, base = Source(spec).path_and_base
+    path, base = path_and_base(spec)
     if not path.exists(): raise FileNotFoundError(f'{path} does not exist')
     root = path if base and path.is_dir() else path.parent
     files = sorted(p for p in path.rglob('*') if p.suffix.lower() in KINDS and not any(part.startswith(('.', '_')) and part not in ('_build',) for part in p.relative_to(root).parts[:-1])) if path.is_dir() else [path]
@@ -373,7 +370,7 @@ class DocsIndex:
             try:
                 if is_url(spec):
                     for item in asyncio.run(fetch_site(spec, progress=progress and (lambda n: n % 50 or progress('fetched', n, 0)))):
-                        if isinstance(item[1], str) and len(item) == 2: summary.failed.append(item); continue
+                        if len(item) == 2: summary.failed.append(item); continue  # (url, error); pages are (url, kind, bytes)
                         jobs.append((*item, spec, ''))
                 else:
                     for url, kind, f in local_files(spec): jobs.append((url, kind, f, spec, ''))

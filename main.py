@@ -281,7 +281,8 @@ def reader_error(msg, status, retry_after=None):
     return HTMLResponse(to_xml(ChatError(msg, oob=True)), status_code=status, headers=headers)
 
 def too_fast(req, conv):
-    "A 429 if this question goes over a rate limit. The client address is the proxy's X-Forwarded-For only when uvicorn\n    trusts that proxy (FORWARDED_ALLOW_IPS), so a reader cannot reset the limit by sending the header or dropping cookies."
+    """A 429 if this question goes over a rate limit. The client address is the proxy's X-Forwarded-For only when uvicorn
+    trusts that proxy (FORWARDED_ALLOW_IPS), so a reader cannot reset the limit by sending the header or dropping cookies."""
     limits = [(f'ip:{req.client.host if req.client else "?"}', cfg.rate_ip), ('global', cfg.rate_global)]
     if wait := store.hit(limits + ([(f'conv:{conv}', cfg.rate_conversation)] if conv else [])):
         return reader_error(f'Too many questions at once. Please try again in {wait} seconds.', 429, wait)

@@ -106,8 +106,9 @@ class Store:
 
     def answering(self, cid) -> bool:
         "Whether an answer in this conversation is still on its way."
+        now = time.time()
         return self.x("SELECT 1 FROM turns WHERE conv=? AND status IN ('pending','running') AND alive > ? - 60 OR "
-                      "conv=? AND status='pending' AND created > ? - 60", cid, time.time(), cid, time.time()).fetchone() is not None
+                      "conv=? AND status='pending' AND created > ? - 60", cid, now, cid, now).fetchone() is not None
 
     def hit(self, limits, window=60) -> int:
         """Count one request against each (key, allowed per window) in `limits`; returns 0 if all allow it, else about
