@@ -1,5 +1,5 @@
 """askdocs: an "Ask AI" chat widget for documentation sites, in one FastHTML app."""
-import asyncio, json, logging, os, sys, threading, time
+import asyncio, hashlib, json, logging, os, sys, threading, time
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -9,6 +9,7 @@ import anyio
 from fasthtml.common import *
 from fhdaisy import Alert, Badge, Btn, Chat, ChatBubble, ChatFooter, Loading, Navbar
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
 from answers import AnswerError, Event, answer, warm_up
@@ -19,6 +20,7 @@ from store import Store, Turn
 ROOT = Path(__file__).parent
 MAX_QUESTION = 2000
 MAX_BODY = 64 * 1024
+FRAME = 0.1  # seconds: answer text goes out at most ~10 times a second, however finely the provider chunks it
 SHUTDOWN_GRACE = 2.0  # seconds streams get to send their last event on SIGTERM; below uvicorn's graceful timeout
 log = logging.getLogger('askdocs')
 
@@ -133,7 +135,24 @@ class BodyLimit:
 async def too_large(scope, receive, send):
     await reader_error('That message is too large to send.', 413)(scope, receive, send)
 
-def static_assets_built(): return (ROOT / 'static' / 'app.css').exists() and (ROOT / 'static' / 'vendor' / 'htmx.min.js').exists()
+def built_assets():
+    "URLs of the assets `npm run build` made, versioned by content so browsers may keep them for a year; {} if not built."
+    files = dict(css='app.css', htmx='vendor/htmx.min.js', sse='vendor/sse.min.js', chat='chat.js')
+    if not all((ROOT / 'static' / f).exists() for f in files.values()): return {}
+    return {k: f'/{f}?v={hashlib.blake2b((ROOT / "static" / f).read_bytes(), digest_size=6).hexdigest()}' for k, f in files.items()}
+ASSETS = built_assets()
+
+class CacheVersioned:
+    "ASGI middleware: a static file asked for by its versioned URL (?v=hash) never changes, so it is cached for a year."
+    def __init__(self, app): self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http' or not scope.get('query_string', b'').startswith(b'v='): return await self.app(scope, receive, send)
+        async def send_cached(msg):
+            if msg['type'] == 'http.response.start' and msg['status'] == 200:
+                msg['headers'] = [*msg['headers'], (b'cache-control', b'public, max-age=31536000, immutable')]
+            await send(msg)
+        await self.app(scope, receive, send_cached)
 
 # Pinned CDN copies of the same versions frontend/package.json installs, for a checkout whose assets are not built.
 CDN = dict(htmx='https://cdn.jsdelivr.net/npm/htmx.org@2.0.11/dist/htmx.min.js',
@@ -146,9 +165,9 @@ def asset_headers():
         # Show the friendly messages that come with 4xx answers (htmx drops error responses by default).
         responseHandling=[dict(code='204', swap=False), dict(code='[234]..', swap=True), dict(code='...', swap=False, error=True)],
         selfRequestsOnly=True, allowScriptTags=False, allowEval=False, includeIndicatorStyles=False)))
-    if static_assets_built():
-        return (htmx_config, Link(rel='stylesheet', href='/app.css'), Script(src='/vendor/htmx.min.js', defer=True),
-                Script(src='/vendor/sse.min.js', defer=True), Script(src='/chat.js', defer=True))
+    if ASSETS:
+        return (htmx_config, Link(rel='stylesheet', href=ASSETS['css']), Script(src=ASSETS['htmx'], defer=True),
+                Script(src=ASSETS['sse'], defer=True), Script(src=ASSETS['chat'], defer=True))
     return (htmx_config, Link(rel='stylesheet', href=CDN['css']), Script(src=CDN['tw']), Script(src=CDN['htmx'], defer=True),
             Script(src=CDN['sse'], defer=True), Script(src='/chat.js', defer=True))
 
@@ -173,7 +192,9 @@ def build_index_if_missing():
 app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up, build_index_if_missing], pico=False, surreal=False, secret_key=os.urandom(16).hex(), static_path=str(ROOT / 'static'),
                    hdrs=(Meta(charset='utf-8'), Meta(name='viewport', content='width=device-width, initial-scale=1'),
                          Link(rel='icon', href='data:,')),  # no favicon request
-                   middleware=[Middleware(BodyLimit)], title='Ask AI', canonical=False)
+                   # Starlette's gzip leaves text/event-stream alone: compressing a stream would buffer it.
+                   middleware=[Middleware(BodyLimit), Middleware(CacheVersioned), Middleware(GZipMiddleware, minimum_size=512)],
+                   title='Ask AI', canonical=False)
 
 # ---- Components ----
 
@@ -297,7 +318,7 @@ async def chat_standalone(conv: str = '', theme: str = ''):
     if not store.has_conversation(conv): conv = ''
     page = ChatPage(cfg.site_name, conv, store.turns(conv) if conv else [], cfg.starters, theme)
     return (Html(Head(*app.hdrs, Title(f'Ask {cfg.site_name}'), *asset_headers()), Body(page), data_theme=theme or None, lang='en'),
-            HttpHeader('Content-Security-Policy', chat_csp(cfg.allowed_origins, cfg.docs_hosts, static_assets_built())))
+            HttpHeader('Content-Security-Policy', chat_csp(cfg.allowed_origins, cfg.docs_hosts, bool(ASSETS))))
 
 @rt('/ask', methods=['post'])
 async def ask(req, q: str = '', conv: str = ''):
@@ -366,12 +387,15 @@ def html_text(s):
     # Escape for the browser; a bare \r would end an SSE line (WHATWG SSE), so it travels as an entity.
     return escape(s, quote=False).replace('\r', '&#13;')
 
-def sse(kind, html=''): return ServerSentEvent(data=html, event=None if kind == 'message' else kind)
+def sse(kind, data=''):
+    "An SSE event: `message` events carry escaped text, the others HTML, unindented (every line costs a `data: ` prefix)."
+    return ServerSentEvent(data=data if isinstance(data, str) else to_xml(data, indent=False),
+                           event=None if kind == 'message' else kind, sep='\n')
 
 async def final_events(t: Turn | None):
     if t is None:
-        yield sse('error', to_xml(Chat(cls='chat-start')(ChatBubble('This answer does not exist.', cls='chat-bubble-error'))))
-    else: yield sse('error' if t.status == 'error' else 'done', to_xml(AiBubble(t)))
+        yield sse('error', Chat(cls='chat-start')(ChatBubble('This answer does not exist.', cls='chat-bubble-error')))
+    else: yield sse('error' if t.status == 'error' else 'done', AiBubble(t))
 
 async def turn_events(t: Turn, shutdown):
     "Answer `t` if nobody else is; a reconnect or second reader only gets what exists, never a second model call."
@@ -398,22 +422,29 @@ async def _produce(events, q: asyncio.Queue):
 
 async def live_events(t: Turn, shutdown, check_every=0.5, beat_every=10.0):
     """Run the model for `t`, relaying its text as escaped fragments; whatever happens, store what was said.
-    Chunks that queue up while a frame is sent go out together, so a busy server sends fewer, larger frames."""
+    The first text goes out at once; after it, text that arrives within FRAME seconds of the last frame joins the next
+    one, so a reader gets at most ~1/FRAME frames a second however finely the provider chunks its tokens."""
     q, parts, sources, status, error, mode = asyncio.Queue(), [], [], 'done', '', ''
     over_budget = bool(cfg.model) and store.spent_today() >= cfg.daily_budget
     producer = asyncio.create_task(_produce(answer(cfg, index, t.question, store.history(t.conv, t.id), over_budget), q))
     checked = beat = time.monotonic()
+    sent = 0.0  # when the last frame went out
     try:
         while True:
             try: item = await asyncio.wait_for(q.get(), check_every)
             except TimeoutError: item = Event('tick', None)
+            if isinstance(item, Event) and (wait := sent + FRAME - time.monotonic()) > 0:
+                await asyncio.sleep(wait)  # hold the frame open: what arrives meanwhile goes out with it
             batch = [item]
             while not q.empty() and isinstance(batch[-1], Event): batch.append(q.get_nowait())
             got = [e for e in batch if isinstance(e, Event)]
-            if text := ''.join(e.data for e in got if e.kind == 'text'): parts.append(text); yield sse('message', html_text(text))
+            if text := ''.join(e.data for e in got if e.kind == 'text'):
+                parts.append(text)
+                yield sse('message', html_text(text))
+                sent = time.monotonic()
             for e in got:
                 match e.kind:
-                    case 'status': yield sse('status', to_xml(Span(e.data)))
+                    case 'status': yield sse('status', Span(e.data))
                     case 'sources': sources = e.data
                     case 'mode': mode = e.data
                     case 'cost': store.spend(e.data)
@@ -438,7 +469,7 @@ async def live_events(t: Turn, shutdown, check_every=0.5, beat_every=10.0):
         producer.cancel()
         store.finish(t, status, ''.join(parts), error, sources, mode)
     t = store.turn(t.conv, t.token)
-    yield sse('error' if status == 'error' else 'done', to_xml(AiBubble(t)))
+    yield sse('error' if status == 'error' else 'done', AiBubble(t))
 
 # ---- The demo page ----
 

@@ -6,6 +6,7 @@ The last user message steers it with directives in double brackets:
   with POST /_scripts/NAME             [[malformed]] send a chunk that is not JSON
   [[fail:KEY]] fail with a 500 until POST /_heal/KEY, then answer
   [[tool:QUERY]] call the search_docs tool with QUERY, then answer citing the first URL it returned
+  [[md:N]] answer with N tokens of a realistic Markdown answer (about 4 characters a token, as real tokenizers cut)
 Every request is recorded; GET /_requests lists their bodies.
 """
 import asyncio, json, re, threading, time
@@ -29,8 +30,31 @@ def last_user(body):
     c = msgs[-1]['content'] if msgs else ''
     return c if isinstance(c, str) else ' '.join(p.get('text', '') for p in c)
 
+# A docs answer in the shape models write them: paragraphs, inline code, a link, a list, a fenced code block.
+SAMPLE = '''To change the model, set `ASKDOCS_MODEL` to any provider and model that litellm knows, for example
+`anthropic/claude-sonnet-4-5` or `openai/gpt-4o-mini`, and put the key in `ASKDOCS_API_KEY`. See
+[Configuration](https://docs.example.com/config.html#model) for the full list of settings.
+
+The server reads its settings once, when it starts:
+
+1. **Environment**: every setting has an `ASKDOCS_` variable.
+2. **Defaults**: without a model, answers are search results from the docs.
+3. **Validation**: a wrong value stops the server with a message that names it.
+
+```python
+import os
+os.environ["ASKDOCS_MODEL"] = "openai/gpt-4o-mini"
+print("model:", os.environ["ASKDOCS_MODEL"])
+```
+
+After a restart, new answers use the new model; conversations that already exist keep their history.
+
+'''
+SAMPLE_TOKENS = re.findall(r' ?[A-Za-z]+| ?\d{1,3}|\s+|[^\w\s]+|_', SAMPLE)
+
 def words_for(question, d):
     if 'script' in d: return scripts[d['script']]
+    if 'md' in d: return [SAMPLE_TOKENS[i % len(SAMPLE_TOKENS)] for i in range(int(d['md']))]
     n = int(d.get('tokens', 12))
     q = re.sub(r'\[\[.*?\]\]', '', question).strip()
     base = f'You asked: **{q}**. ' if q else ''
@@ -71,11 +95,13 @@ async def completions(req: Request):
     async def words_stream():
         if 'delay' in d: await asyncio.sleep(float(d['delay']))
         yield frame(chunk(model, role='assistant', content=''))
+        start = time.monotonic()
         for i, w in enumerate(words):
             if 'drop' in d and i == int(d['drop']): raise ConnectionError('fake provider dropped the connection')
             if 'malformed' in d and i == 2: yield 'data: {not json\n\n'
             yield frame(chunk(model, content=w))
-            if 'pace' in d: await asyncio.sleep(float(d['pace']))
+            # On a schedule, as a model produces tokens: a late word does not make every later word late too.
+            if 'pace' in d: await asyncio.sleep(max(0.0, start + (i + 1) * float(d['pace']) - time.monotonic()))
         end = chunk(model)
         end['choices'][0]['finish_reason'] = 'stop'
         yield frame(end)
@@ -124,4 +150,4 @@ def start(port=0):
 
 if __name__ == '__main__':
     import sys
-    uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[1]) if len(sys.argv) > 1 else 8765)
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 8765, log_level="warning")
