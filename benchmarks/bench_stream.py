@@ -7,13 +7,13 @@ CPU is measured two ways. By difference: the askdocs server's CPU per chunk whil
 the CPU per chunk of lisette alone running the same answers in a process of its own (no web server, no SSE). And by
 profile: the server under cProfile, its time split by the package each function belongs to.
 """
-import argparse, asyncio, cProfile, os, pstats, subprocess, sys, tempfile, time
+import argparse, asyncio, cProfile, os, subprocess, sys, threading, time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PY, ROOT, askdocs, askdocs_env, ask_and_read, fake_provider, free_port, machine, question, table, Proc
+from common import PY, ROOT, askdocs, askdocs_env, ask_and_read, fake_provider, free_port, machine, question, table
 
 
 async def read_answers(url, questions):
@@ -68,7 +68,23 @@ def served(provider, readers, tokens, tps):
 
 BUCKETS = [('lisette/litellm', ('litellm', 'lisette', 'openai', 'pydantic', 'httpx', 'httpcore', 'h11', 'tiktoken', 'toolslm')),
            ('widget', ('/main.py', '/answers.py', '/store.py', '/render.py', '/docsindex.py', 'sse_starlette', 'starlette',
-                       'uvicorn', 'httptools', 'fasthtml', 'fastcore', 'markdown_it', 'nh3', 'sqlite3', 'fhdaisy'))]
+                       'uvicorn', 'httptools', 'fasthtml', 'markdown_it', 'nh3', 'sqlite3', 'fhdaisy'))]
+
+
+IDLE = ("<method 'poll' of 'select.epoll' objects>", "<method 'acquire' of '_thread.lock' objects>")  # waiting, not working
+
+
+def owners(stats, func, depth=0):
+    """{bucket: share} of `func`'s own time: its package's, or for code both sides use (builtins, fastcore) its callers',
+    by their share of the calls."""
+    if func[0] != '~' and 'fastcore' not in func[0]: return {bucket(func[0]): 1.0}
+    callers = stats.get(func, (0, 0, 0, 0, {}))[4]
+    calls = sum(v[1] for v in callers.values())
+    if depth > 5 or not calls: return {'event loop, stdlib': 1.0}
+    out = {}
+    for caller, v in callers.items():
+        for b, share in owners(stats, caller, depth + 1).items(): out[b] = out.get(b, 0) + share * v[1] / calls
+    return out
 
 
 def bucket(filename):
@@ -76,24 +92,40 @@ def bucket(filename):
 
 
 def profile_split(provider, readers, tokens, tps):
-    "cProfile the server while it streams; each function's own time goes to its package (builtins to their callers')."
-    out = Path(tempfile.mkdtemp()) / 'askdocs.prof'
-    port = free_port()
-    srv = Proc([PY, '-m', 'cProfile', '-o', str(out), '-m', 'uvicorn', 'main:app', '--port', str(port), '--log-level', 'warning'],
-               port, '/healthz', askdocs_env(provider))
-    with srv:
-        asyncio.run(read_answers(srv.url, [question(tokens, tps)] * readers))
-    stats = pstats.Stats(str(out)).stats
-    totals = {}
+    """cProfile the server's event loop while it streams (not its start-up); each function's own time goes to its package.
+    The server runs in a thread of this process on a plain asyncio loop (uvloop hides its loop in C); the readers run
+    in a child process, so the profile holds only the server's work."""
+    os.environ.update(askdocs_env(provider))
+    import uvicorn
+    sys.path.insert(0, str(ROOT))
+    import main as askdocs_main
+    port, prof, ready = free_port(), cProfile.Profile(), threading.Event()
+    server = uvicorn.Server(uvicorn.Config(askdocs_main.app, port=port, log_level='warning', loop='asyncio'))
+    async def serve():
+        server.loop = asyncio.get_running_loop()
+        ready.set()
+        await server.serve()
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    ready.wait()
+    while not server.started: time.sleep(0.01)  # start-up polling
+    url = f'http://127.0.0.1:{port}'
+    read = lambda n, q: subprocess.run([PY, __file__, '--read', url, str(n), q], check=True)
+    read(2, question(5, 1000))  # warm: lisette imported, first answer done
+    server.loop.call_soon_threadsafe(prof.enable)  # runs on the server's thread, so that is the thread profiled
+    read(readers, question(tokens, tps))
+    server.loop.call_soon_threadsafe(prof.disable)
+    server.should_exit = True
+    thread.join(15)
+    prof.create_stats()
+    stats = prof.stats
+    totals, widget = {}, {}
     for func, (cc, nc, tt, ct, callers) in stats.items():
-        if func[0] != '~':
-            totals[bucket(func[0])] = totals.get(bucket(func[0]), 0) + tt
-            continue
-        calls = sum(v[1] for v in callers.values()) or 1
-        for caller, v in callers.items():
-            b = 'event loop, stdlib' if caller[0] == '~' else bucket(caller[0])
-            totals[b] = totals.get(b, 0) + tt * v[1] / calls
-    return totals
+        if func[2] in IDLE: continue
+        for b, share in owners(stats, func).items():
+            totals[b] = totals.get(b, 0) + tt * share
+            if b == 'widget': widget[func] = widget.get(func, 0) + tt * share
+    return totals, sorted(widget.items(), key=lambda kv: -kv[1])[:8]
 
 
 def main():
@@ -101,7 +133,11 @@ def main():
     ap.add_argument('--tokens', type=int, default=300)
     ap.add_argument('--readers', type=int, default=20)
     ap.add_argument('--tps', type=float, default=30)
+    ap.add_argument('--read', nargs=3, metavar=('URL', 'N', 'QUESTION'), help=argparse.SUPPRESS)  # the profile's readers
     a = ap.parse_args()
+    if a.read:
+        results = asyncio.run(read_answers(a.read[0], [a.read[2]] * int(a.read[1])))
+        sys.exit(0 if all(r['ok'] for r in results) else 'some answers failed')
     print(machine())
     with fake_provider() as provider:
         wire(provider, a.tokens)
@@ -116,11 +152,13 @@ def main():
             ['lisette/litellm alone (same answers, no server)', f'{per_lisette:.3f}'],
             ['the widget (difference)', f'{per_all - per_lisette:.3f} ({(per_all - per_lisette) / per_lisette:.0%} of lisette/litellm)']])
 
-        totals = profile_split(provider, a.readers, a.tokens, a.tps)
+        totals, top = profile_split(provider, a.readers, a.tokens, a.tps)
         lit = totals.get('lisette/litellm', 0)
-        print(f'\n### Profile of the server (cProfile, same load; profiling slows small calls, so shares are approximate)\n')
+        print(f'\n### Profile of the server (cProfile, same load, plain asyncio loop; profiling slows small calls, so shares are approximate)\n')
         table(['where', 's', 'ms per chunk', 'vs lisette/litellm'],
               [[k, f'{v:.2f}', f'{v / chunks * 1000:.3f}', f'{v / lit:.0%}' if lit else '-'] for k, v in sorted(totals.items(), key=lambda kv: -kv[1])])
+        print('\nThe widget\'s biggest items (own time; builtins and fastcore counted where the widget calls them):\n')
+        table(['function', 'ms per chunk'], [[f'{Path(f[0]).name}:{f[1]} {f[2]}', f'{t / chunks * 1000:.4f}'] for f, t in top])
 
 
 if __name__ == '__main__': main()

@@ -4,7 +4,7 @@ Every benchmark runs the real thing: uvicorn serving main:app, lisette -> litell
 OpenAI-compatible server that paces tokens like a model: [[md:N]] N tokens of Markdown, [[pace:S]] S seconds a token,
 [[delay:S]] S seconds to the first token).
 """
-import os, platform, socket, statistics, subprocess, sys, tempfile, time
+import os, platform, signal, socket, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import httpx
@@ -33,8 +33,8 @@ def wait_http(url, proc, timeout=60):
 
 class Proc:
     "A server process on loopback, stopped on exit from the `with` block."
-    def __init__(self, args, port, health, env=None):
-        self.port, self.url = port, f'http://127.0.0.1:{port}'
+    def __init__(self, args, port, health, env=None, stop=signal.SIGTERM):
+        self.port, self.url, self.stop = port, f'http://127.0.0.1:{port}', stop
         self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})})
         self.started = time.perf_counter()
         wait_http(self.url + health, self.proc)
@@ -43,7 +43,7 @@ class Proc:
 
     def __exit__(self, *exc):
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(self.stop)
             try: self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired: self.proc.kill()
 

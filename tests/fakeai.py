@@ -7,7 +7,8 @@ The last user message steers it with directives in double brackets:
   [[fail:KEY]] fail with a 500 until POST /_heal/KEY, then answer
   [[tool:QUERY]] call the search_docs tool with QUERY, then answer citing the first URL it returned
   [[md:N]] answer with N tokens of a realistic Markdown answer (about 4 characters a token, as real tokenizers cut)
-Every request is recorded; GET /_requests lists their bodies.
+Every request is recorded; GET /_requests lists their bodies, GET /_timings when each streamed answer's request came
+in and its first word went out.
 """
 import asyncio, json, re, threading, time
 
@@ -21,6 +22,7 @@ requests_seen: list[dict] = []
 abandoned: list[str] = []  # last user messages of streams the client closed before the end
 scripts: dict[str, list[str]] = {}
 healed: set[str] = set()
+timings: list[dict] = []  # per streamed answer: when the request came in and the first word went out (perf_counter)
 
 def directives(text):
     return {k: v for k, v in re.findall(r'\[\[(\w+)(?::([^\]]*))?\]\]', text)}
@@ -67,6 +69,7 @@ def chunk(model, **delta):
 def frame(obj): return f'data: {json.dumps(obj)}\n\n'
 
 async def completions(req: Request):
+    received = time.perf_counter()  # CLOCK_MONOTONIC: comparable with other processes' perf_counter on Linux
     body = await req.json()
     requests_seen.append(body)
     d = directives(last_user(body))
@@ -93,6 +96,8 @@ async def completions(req: Request):
             abandoned.append(last_user(body))
             raise
     async def words_stream():
+        timing = dict(question=last_user(body), received=received)
+        timings.append(timing)
         if 'delay' in d: await asyncio.sleep(float(d['delay']))
         yield frame(chunk(model, role='assistant', content=''))
         start = time.monotonic()
@@ -100,6 +105,7 @@ async def completions(req: Request):
             if 'drop' in d and i == int(d['drop']): raise ConnectionError('fake provider dropped the connection')
             if 'malformed' in d and i == 2: yield 'data: {not json\n\n'
             yield frame(chunk(model, content=w))
+            if i == 0: timing['first_word'] = time.perf_counter()
             # On a schedule, as a model produces tokens: a late word does not make every later word late too.
             if 'pace' in d: await asyncio.sleep(max(0.0, start + (i + 1) * float(d['pace']) - time.monotonic()))
         end = chunk(model)
@@ -132,12 +138,15 @@ async def list_requests(req: Request): return JSONResponse(requests_seen)
 
 async def list_abandoned(req: Request): return JSONResponse(abandoned)
 
+async def list_timings(req: Request): return JSONResponse(timings)
+
 app = Starlette(routes=[Route('/v1/chat/completions', completions, methods=['POST']),
                         Route('/chat/completions', completions, methods=['POST']),
                         Route('/_scripts/{name}', set_script, methods=['POST']),
                         Route('/_heal/{key}', heal, methods=['POST']),
                         Route('/_requests', list_requests),
-                        Route('/_abandoned', list_abandoned)])
+                        Route('/_abandoned', list_abandoned),
+                        Route('/_timings', list_timings)])
 
 def start(port=0):
     "Serve in a background thread; returns (base_url, server)."
