@@ -164,7 +164,8 @@ def asset_headers():
     htmx_config = Meta(name='htmx-config', content=json.dumps(dict(
         # Show the friendly messages that come with 4xx answers (htmx drops error responses by default).
         responseHandling=[dict(code='204', swap=False), dict(code='[234]..', swap=True), dict(code='...', swap=False, error=True)],
-        selfRequestsOnly=True, allowScriptTags=False, allowEval=False, includeIndicatorStyles=False)))
+        selfRequestsOnly=True, allowScriptTags=False, allowEval=False, includeIndicatorStyles=False,
+        defaultSettleDelay=0)))  # no CSS transitions to wait for: an answer's stream opens as soon as its bubble is in
     if ASSETS:
         return (htmx_config, Link(rel='stylesheet', href=ASSETS['css']), Script(src=ASSETS['htmx'], defer=True),
                 Script(src=ASSETS['sse'], defer=True), Script(src=ASSETS['chat'], defer=True))
