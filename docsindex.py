@@ -1,5 +1,5 @@
 """The docs index: pages from folders, files and URLs, split into heading sections, searched with SQLite FTS5 (BM25)."""
-import asyncio, fcntl, hashlib, json, os, re, sqlite3, time
+import asyncio, fcntl, hashlib, json, os, re, sqlite3, threading, time
 from contextlib import contextmanager
 from itertools import combinations
 from concurrent.futures import ProcessPoolExecutor
@@ -300,9 +300,16 @@ class DocsIndex:
     def __init__(self, path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        self.db.execute('PRAGMA journal_mode=WAL')
+        self.local = threading.local()
         self.db.executescript(SCHEMA)
+
+    @property
+    def db(self):
+        "A connection per thread: a search never runs inside the background build's open transaction, nor shares a cursor."
+        if (db := getattr(self.local, 'db', None)) is None:
+            db = self.local.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.execute('PRAGMA journal_mode=WAL')
+        return db
 
     def __len__(self): return self.db.execute('SELECT count(*) FROM pages').fetchone()[0]
 
