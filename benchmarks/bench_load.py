@@ -5,7 +5,8 @@ uvicorn workers and the fake provider pacing tokens like a model.
 
 Readers start spread over one answer's length and then ask again as soon as an answer is done, so N answers stream at
 once. Overhead is what the widget adds before the first words: the time from POST /ask to the first `message` event,
-minus the provider's own time to first token (--ttft, which the fake provider waits before its first token).
+minus the provider's own time to first token (from receiving the request to sending the first word, as the fake
+provider measured it; --ttft sets how long it waits).
 """
 import argparse, asyncio, random, sys, threading, time
 from pathlib import Path
@@ -16,16 +17,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import askdocs, askdocs_env, ask_and_read, fake_provider, gaps_ms, machine, median, pct, question, table
 
 
-async def reader(client, q, start, rounds):
+async def reader(client, questions, start):
     await asyncio.sleep(start)
-    return [await ask_and_read(client, q) for _ in range(rounds)]
+    return [await ask_and_read(client, q) | dict(q=q) for q in questions]
 
 
-async def readers(url, n, q, ramp, rounds):
+async def readers(url, n, question_for, ramp, rounds):
+    "n readers, each asking `rounds` questions (question_for(reader, round)) one after the other."
     limits = httpx.Limits(max_connections=n * 2 + 10, max_keepalive_connections=n * 2 + 10)
     async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(120, connect=30), limits=limits) as c:
         rng = random.Random(n)
-        runs = await asyncio.gather(*[reader(c, q, rng.uniform(0, ramp), rounds) for _ in range(n)])
+        runs = await asyncio.gather(*[reader(c, [question_for(i, j) for j in range(rounds)], rng.uniform(0, ramp)) for i in range(n)])
     return [r for run in runs for r in run]
 
 
@@ -43,20 +45,29 @@ class PeakMemory:
 
 
 def run(provider, workers, n, a):
-    q = question(a.tokens, a.tps, a.ttft)
+    tag = f'w{workers}n{n}'
     with askdocs(askdocs_env(provider), workers=workers) as srv:
-        asyncio.run(readers(srv.url, workers * 4, question(5, 1000), 0, 2))  # every worker has answered once
+        asyncio.run(readers(srv.url, workers * 4, lambda i, j: question(5, 1000, tag=f'warm{tag}-{i}-{j}'), 0, 2))  # every worker has answered
         cpu0, fake0, t0 = srv.cpu_seconds(), provider.cpu_seconds(), time.perf_counter()
         with PeakMemory(srv) as mem:
-            results = asyncio.run(readers(srv.url, n, q, a.tokens / a.tps, a.rounds))
+            results = asyncio.run(readers(srv.url, n, lambda i, j: question(a.tokens, a.tps, a.ttft, tag=f'{tag}-{i}-{j}'),
+                                          a.tokens / a.tps, a.rounds))
         wall = time.perf_counter() - t0
         cpu, fake = srv.cpu_seconds() - cpu0, provider.cpu_seconds() - fake0
     ok = [r for r in results if r['ok']]
-    overhead = [(r['first'] - r['posted'] - a.ttft) * 1000 for r in ok if r['first']]
+    # The provider's own time to first token, as it measured it (CLOCK_MONOTONIC, shared by every process here).
+    seen = {t['question']: t for t in httpx.get(provider.url + '/_timings').json() if 'first_word' in t}
+    timed = [(r, seen[r['q']]) for r in ok if r['first'] and r['q'] in seen]
+    overhead = [(r['first'] - r['posted'] - (t['first_word'] - t['received'])) * 1000 for r, t in timed]
+    split = [median([f(r, t) * 1000 for r, t in timed]) for f in (
+        lambda r, t: r['opened'] - r['posted'],        # POST /ask, answered
+        lambda r, t: t['received'] - r['opened'],      # stream opened, until the provider has the request
+        lambda r, t: r['first'] - t['first_word'])]    # the provider's first word, until the reader has it
     gaps = [g for r in ok for g in gaps_ms(r)]
     errors = sorted({r['error'] for r in results if not r['ok']})
     return [workers, n, f'{len(ok)}/{len(results)}', f'{len(ok) / wall:.1f}', f'{median(overhead):.0f}', f'{pct(overhead, 99):.0f}',
-            f'{median(gaps):.0f}', f'{pct(gaps, 99):.0f}', f'{cpu / wall:.0%}', f'{fake / wall:.0%}', f'{mem.peak:.0f}'], errors
+            f'{median(gaps):.0f}', f'{pct(gaps, 99):.0f}', f'{cpu / wall:.0%}', f'{fake / wall:.0%}', f'{mem.peak:.0f}'], \
+           [workers, n, *(f'{x:.1f}' for x in split)], errors
 
 
 def main():
@@ -71,15 +82,19 @@ def main():
     print(machine())
     print(f'\n### Load: {a.tokens}-token answers at {a.tps:g} tokens/s, provider time to first token {a.ttft * 1000:.0f} ms, '
           f'{a.rounds} answers a reader\n')
-    rows, notes = [], []
+    rows, splits, notes = [], [], []
     with fake_provider() as provider:
         for w in map(int, a.workers.split(',')):
             for n in map(int, a.readers.split(',')):
-                row, errors = run(provider, w, n, a)
+                row, split, errors = run(provider, w, n, a)
                 rows.append(row)
+                splits.append(split)
                 notes += [f'{w} worker(s), {n} readers: {e}' for e in errors]
     table(['workers', 'readers', 'answers ok', 'answers/s', 'overhead p50 ms', 'overhead p99 ms', 'event gap p50 ms',
            'event gap p99 ms', 'server CPU', 'provider CPU', 'peak server MB'], rows)
+    print('\nWhere the overhead goes (p50 ms): the POST, then from opening the stream until the provider has the request '
+          '(askdocs claims the turn, lisette and litellm build the request), then from the provider\'s first word to the reader\n')
+    table(['workers', 'readers', 'POST /ask', 'stream opened → provider has the request', "provider's first word → reader"], splits)
     for note in notes: print('error:', note)
 
 

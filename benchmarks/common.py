@@ -135,6 +135,7 @@ async def ask_and_read(client, q):
         r['ask_bytes'] = resp.num_bytes_downloaded
         if resp.status_code != 200: return r | dict(error=f'POST /ask {resp.status_code}')
         url = re.search(r'sse-connect="([^"]+)"', resp.text)[1]
+        r['opened'] = time.perf_counter()
         async with aconnect_sse(client, 'GET', url) as src:
             async for e in src.aiter_sse():
                 r['events'].append((time.perf_counter(), e.event, e.data))

@@ -32,6 +32,30 @@ def test_answer_streams_append_only_in_order_and_closes_with_done(live):
     assert f'<strong>stream {m}</strong>' in done and 'Copy' in done and 'sse-connect' not in done
     assert len(model_requests(m)) == 1
 
+def test_a_fast_provider_reaches_the_reader_in_few_frames_with_every_word(live):
+    "Tokens that arrive close together share an SSE frame (at most ~10 a second): less to send, parse and lay out."
+    m = mark()
+    _, url, _ = ask(live, f'fast {m} [[tokens:300]] [[pace:0.004]]')  # 300 tokens in 1.2 s
+    evs = events(live, url)
+    assert 3 <= len(messages(evs)) <= 25
+    assert streamed_text(evs) == f'You asked: **fast {m}**. ' + ''.join(f'word{i} ' for i in range(300))
+
+def test_streams_are_never_compressed_but_pages_and_assets_are(live):
+    "gzip would hold frames back until a buffer fills; pages and assets are compressed and assets cached by version."
+    _, url, _ = ask(live, f'plain {mark()} [[tokens:30]]')
+    with live.stream('GET', url, headers={'Accept-Encoding': 'gzip'}) as r:
+        assert r.headers['content-type'].startswith('text/event-stream') and 'content-encoding' not in r.headers
+        r.read()
+    page = live.get('/chat-standalone', headers={'Accept-Encoding': 'gzip'})
+    assert page.headers['content-encoding'] == 'gzip'
+    assets = re.findall(r'(?:src|href)="(/[^"]+\?v=[0-9a-f]+)"', page.text)
+    assert len(assets) == 4  # the CSS, htmx, its SSE extension and chat.js
+    for a in assets:
+        r = live.get(a, headers={'Accept-Encoding': 'gzip'})
+        assert r.status_code == 200 and r.headers['content-encoding'] == 'gzip'
+        assert r.headers['cache-control'] == 'public, max-age=31536000, immutable'
+    assert 'immutable' not in live.get('/embed').headers['cache-control']  # the loader's URL never changes
+
 def test_reconnect_gets_the_stored_answer_without_a_second_model_call(live):
     m = mark()
     _, url, _ = ask(live, f'again {m} [[tokens:5]]')
