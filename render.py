@@ -34,6 +34,9 @@ class Renderer:
         self.default_image = self.md.renderer.rules['image']
         self.md.add_render_rule('image', lambda r, *a: self._image(*a))
         if anchors: self.md.add_render_rule('heading_open', lambda r, *a: self._heading_open(*a))
+        # Built once: nh3.clean() would convert the allow-list to Rust on every call.
+        self.cleaner = nh3.Cleaner(tags=TAGS, attributes=self.attrs, attribute_filter=_keep_attr,
+                                   tag_attribute_values={'a': {'target': {'_top', '_blank'}}}, url_schemes={'http', 'https', 'mailto'})
 
     def _heading_open(self, tokens, idx, options, env):
         from docsindex import slug
@@ -54,7 +57,4 @@ class Renderer:
         # leak the conversation in its URL. As a link it is only fetched if the reader chooses to.
         return f'<a href="{escape(src)}" target="_blank">{escape(alt or src)}</a>'
 
-    def __call__(self, text: str) -> str:
-        return nh3.clean(self.md.render(text), tags=TAGS, attributes=self.attrs, attribute_filter=_keep_attr,
-                         tag_attribute_values={'a': {'target': {'_top', '_blank'}}},
-                         url_schemes={'http', 'https', 'mailto'})
+    def __call__(self, text: str) -> str: return self.cleaner.clean(self.md.render(text))
