@@ -143,11 +143,12 @@ def built_assets():
 ASSETS = built_assets()
 
 class CacheVersioned:
-    "ASGI middleware: a static file asked for by its versioned URL (?v=hash) never changes, so it is cached for a year."
-    def __init__(self, app): self.app = app
+    "ASGI middleware: a built asset asked for by its versioned URL (?v=hash) never changes, so it is cached for a year."
+    def __init__(self, app): self.app, self.paths = app, {url.split('?')[0] for url in ASSETS.values()}
 
     async def __call__(self, scope, receive, send):
-        if scope['type'] != 'http' or not scope.get('query_string', b'').startswith(b'v='): return await self.app(scope, receive, send)
+        if scope['type'] != 'http' or scope['path'] not in self.paths or not scope.get('query_string', b'').startswith(b'v='):
+            return await self.app(scope, receive, send)
         async def send_cached(msg):
             if msg['type'] == 'http.response.start' and msg['status'] == 200:
                 msg['headers'] = [*msg['headers'], (b'cache-control', b'public, max-age=31536000, immutable')]
