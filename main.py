@@ -143,11 +143,12 @@ def built_assets():
 ASSETS = built_assets()
 
 class CacheVersioned:
-    "ASGI middleware: a built asset asked for by its versioned URL (?v=hash) never changes, so it is cached for a year."
-    def __init__(self, app): self.app, self.paths = app, {url.split('?')[0] for url in ASSETS.values()}
+    """ASGI middleware: a built asset asked for by its current versioned URL (?v=hash) never changes, so it is cached for a
+    year. Any other ?v= (an old page during a deploy, a rebuild after start) gets the plain, revalidated response."""
+    def __init__(self, app): self.app, self.urls = app, {url.encode() for url in ASSETS.values()}
 
     async def __call__(self, scope, receive, send):
-        if scope['type'] != 'http' or scope['path'] not in self.paths or not scope.get('query_string', b'').startswith(b'v='):
+        if scope['type'] != 'http' or scope['path'].encode() + b'?' + scope.get('query_string', b'') not in self.urls:
             return await self.app(scope, receive, send)
         async def send_cached(msg):
             if msg['type'] == 'http.response.start' and msg['status'] == 200:

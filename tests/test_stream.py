@@ -56,6 +56,7 @@ def test_streams_are_never_compressed_but_pages_and_assets_are(live):
         assert r.headers['cache-control'] == 'public, max-age=31536000, immutable'
     assert 'immutable' not in live.get('/embed').headers['cache-control']  # the loader's URL never changes
     assert 'cache-control' not in live.get('/chat-standalone?v=1').headers  # only the built assets are versioned
+    assert 'cache-control' not in live.get(assets[0].split('?')[0] + '?v=0123456789ab').headers  # and only their current hash
 
 def test_reconnect_gets_the_stored_answer_without_a_second_model_call(live):
     m = mark()
