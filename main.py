@@ -198,6 +198,8 @@ app, rt = fast_app(default_hdrs=False, on_startup=[start_warm_up, build_index_if
                    # Starlette's gzip leaves text/event-stream alone: compressing a stream would buffer it.
                    middleware=[Middleware(BodyLimit), Middleware(CacheVersioned), Middleware(GZipMiddleware, minimum_size=512)],
                    title='Ask AI', canonical=False)
+# No sessions: askdocs sets no cookie, so FastHTML's session middleware would only wrap every response (and SSE frame).
+app.user_middleware = [m for m in app.user_middleware if m.cls.__name__ != 'SessionMiddleware']
 
 # ---- Components ----
 

@@ -4,7 +4,7 @@ Every benchmark runs the real thing: uvicorn serving main:app, lisette -> litell
 OpenAI-compatible server that paces tokens like a model: [[md:N]] N tokens of Markdown, [[pace:S]] S seconds a token,
 [[delay:S]] S seconds to the first token).
 """
-import os, platform, signal, socket, statistics, subprocess, sys, tempfile, time
+import atexit, os, platform, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import httpx
@@ -77,7 +77,10 @@ def fake_provider():
 
 def askdocs_env(provider=None, data=None, **extra):
     "Settings for a benchmark server: the fake model (or none: docs-only), limits out of the way, a fresh data folder."
-    env = dict(ASKDOCS_DATA=data or tempfile.mkdtemp(prefix='askdocs-bench-'), ASKDOCS_SITE_NAME='Benchdocs',
+    if not data:
+        data = tempfile.mkdtemp(prefix='askdocs-bench-')
+        atexit.register(shutil.rmtree, data, ignore_errors=True)
+    env = dict(ASKDOCS_DATA=data, ASKDOCS_SITE_NAME='Benchdocs',
                ASKDOCS_RATE_PER_IP='1000000', ASKDOCS_RATE_GLOBAL='1000000', ASKDOCS_RATE_PER_CONVERSATION='1000000',
                ASKDOCS_MAX_TOKENS='4096', ASKDOCS_TIMEOUT='120')
     if provider: env |= dict(ASKDOCS_MODEL='openai/fake', ASKDOCS_API_BASE=provider.url + '/v1', ASKDOCS_API_KEY='bench')
