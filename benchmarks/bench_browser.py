@@ -6,19 +6,20 @@ Chromium (Debian's, headless) maps docs.test and widget.test to loopback, so the
 real Sphinx page (the Python 3.11 docs) as on the web. Timings come from the pages themselves (performance.now, long
 tasks, layout shifts, recorded from each frame's first script on) and from CDP (Performance.getMetrics, Network).
 """
-import argparse, base64, functools, gzip, re, sys, threading, time
+import argparse, base64, gzip, re, sys, time
 from contextlib import ExitStack
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import askdocs, askdocs_env, fake_provider, machine, median, table  # noqa: E402
+from common import ROOT, askdocs, askdocs_env, fake_provider, machine, median, table  # noqa: E402
+sys.path.insert(0, str(ROOT / 'tests'))
+import sphinxsite  # noqa: E402
+from sphinxsite import SPHINX  # noqa: E402
 
 CHROMIUM = '/usr/bin/chromium'
-SPHINX = Path('/usr/share/doc/python3.11/html')
 ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
         '--no-first-run', '--host-resolver-rules=MAP docs.test 127.0.0.1, MAP widget.test 127.0.0.1']
 METRICS = ('TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration', 'LayoutCount', 'RecalcStyleCount')
@@ -48,24 +49,9 @@ NEXT_FRAME = '() => new Promise(r => requestAnimationFrame(() => setTimeout(r)))
 
 # ---- Servers and pages ----
 
-class Docs(SimpleHTTPRequestHandler):
-    "The Python docs; with ?askdocs in the URL a page carries the widget's script tag, as a docs author adds it."
-    tag = b''
-    def log_message(self, *a): pass
-    def do_GET(self):
-        path = Path(self.translate_path(self.path))
-        if path.suffix != '.html' or not path.exists(): return super().do_GET()
-        body = path.read_bytes().replace(b'</body>', (self.tag if '?askdocs' in self.path else b'') + b'</body>')
-        self.send_response(200)
-        self.send_header('Content-Type', 'text/html; charset=utf-8')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
 def docs_site(stack, widget):
-    handler = type('H', (Docs,), dict(tag=f'<script src="{widget}/embed" defer></script>'.encode()))
-    httpd = ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(handler, directory=str(SPHINX)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    "The Python docs on docs.test, each page with the widget's tag (or without it, with ?plain in the URL)."
+    httpd = sphinxsite.serve(f'<script src="{widget}/embed" defer></script>')
     stack.callback(httpd.server_close)
     stack.callback(httpd.shutdown)
     return f'http://docs.test:{httpd.server_address[1]}'
@@ -328,7 +314,7 @@ def main():
         server = stack.enter_context(askdocs(askdocs_env(provider)))
         widget = f'http://widget.test:{server.port}'
         docs = docs_site(stack, widget)
-        plain_url, host_url = f'{docs}/{args.page}', f'{docs}/{args.page}?askdocs'
+        plain_url, host_url = f'{docs}/{args.page}?plain', f'{docs}/{args.page}'
         pw = stack.enter_context(sync_playwright())
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         stack.callback(browser.close)

@@ -6,53 +6,26 @@ an answer (the fake provider answers at once, so the figure is all askdocs: impo
 Each run is a new process with a new data folder, as on a first deploy; the docs (README.md and docs/) are indexed in the
 background while the pages are served.
 """
-import argparse, asyncio, os, subprocess, sys, time
+import argparse, asyncio, sys
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PY, ROOT, askdocs_env, ask_and_read, fake_provider, free_port, machine, median, question, table
-
-
-def launch(env):
-    port = free_port()
-    proc = subprocess.Popen([PY, '-m', 'uvicorn', 'main:app', '--port', str(port), '--log-level', 'warning'], cwd=ROOT,
-                            env={**os.environ, **env}, stderr=subprocess.DEVNULL)
-    return proc, time.perf_counter(), f'http://127.0.0.1:{port}'
-
-
-def first_200(url, proc):
-    "Poll every 5 ms until `url` answers 200; the time it did."
-    with httpx.Client(timeout=10) as c:
-        while proc.poll() is None:
-            try:
-                if c.get(url).status_code == 200: return time.perf_counter()
-            except httpx.TransportError: time.sleep(0.005)
-    raise RuntimeError(f'askdocs exited before {url} answered')
-
-
-def stop(proc):
-    proc.terminate()
-    proc.wait(timeout=15)
+from common import askdocs, askdocs_env, ask_and_read, fake_provider, machine, median, question, table
 
 
 def page(env, path):
-    proc, started, url = launch(env)
-    try: return (first_200(url + path, proc) - started) * 1000
-    finally: stop(proc)
+    with askdocs(env, health=path) as srv: return (srv.ready - srv.started) * 1000
 
 
 def first_word(env):
-    proc, started, url = launch(env)
-    try:
-        first_200(url + '/healthz', proc)
+    with askdocs(env) as srv:
         async def read():
-            async with httpx.AsyncClient(base_url=url, timeout=60) as c: return await ask_and_read(c, question(20, 1000))
+            async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c: return await ask_and_read(c, question(20, 1000))
         r = asyncio.run(read())
         assert r['ok'], r['error']
-        return (r['first'] - started) * 1000
-    finally: stop(proc)
+        return (r['first'] - srv.started) * 1000
 
 
 def main():

@@ -171,7 +171,7 @@ def main():
 
         totals, top = profile_split(provider, a.readers, a.tokens, a.tps)
         lit = totals.get('lisette/litellm', 0)
-        print(f'\n### Profile of the server (cProfile, same load, plain asyncio loop; profiling slows small calls, so shares are approximate)\n')
+        print('\n### Profile of the server (cProfile, same load, plain asyncio loop; profiling slows small calls, so shares are approximate)\n')
         table(['where', 's', 'ms per chunk', 'vs lisette/litellm'],
               [[k, f'{v:.2f}', f'{v / chunks * 1000:.3f}', f'{v / lit:.0%}' if lit else '-'] for k, v in sorted(totals.items(), key=lambda kv: -kv[1])])
         print('\nThe widget\'s biggest items (own time; builtins and fastcore counted where the widget calls them):\n')

@@ -20,24 +20,25 @@ def free_port():
 
 
 def wait_http(url, proc, timeout=60):
-    "Poll `url` until it answers 200 (start-up polling only)."
+    "Poll `url` every 5 ms until it answers 200 (start-up polling only); returns when it did (perf_counter)."
     end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200: return
-        except httpx.TransportError: pass
-        if proc.poll() is not None: raise RuntimeError(f'{proc.args} exited during start-up')
-        time.sleep(0.02)
+    with httpx.Client(timeout=10) as c:
+        while time.monotonic() < end:
+            try:
+                if c.get(url).status_code == 200: return time.perf_counter()
+            except httpx.TransportError: pass
+            if proc.poll() is not None: raise RuntimeError(f'{proc.args} exited during start-up')
+            time.sleep(0.005)
     raise RuntimeError(f'{url} did not answer in {timeout} s')
 
 
 class Proc:
-    "A server process on loopback, stopped on exit from the `with` block."
+    "A server process on loopback, ready once `health` answers 200; stopped on exit from the `with` block."
     def __init__(self, args, port, health, env=None, stop=signal.SIGTERM):
         self.port, self.url, self.stop = port, f'http://127.0.0.1:{port}', stop
         self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})})
         self.started = time.perf_counter()
-        wait_http(self.url + health, self.proc)
+        self.ready = wait_http(self.url + health, self.proc)
 
     def __enter__(self): return self
 
@@ -87,11 +88,11 @@ def askdocs_env(provider=None, data=None, **extra):
     return env | extra
 
 
-def askdocs(env, workers=1, port=None):
+def askdocs(env, workers=1, port=None, health='/healthz'):
     "askdocs under uvicorn, as the Dockerfile runs it."
     port = port or free_port()
     return Proc([PY, '-m', 'uvicorn', 'main:app', '--port', str(port), '--workers', str(workers), '--log-level', 'warning',
-                 '--timeout-graceful-shutdown', '3'], port, '/healthz', env)
+                 '--timeout-graceful-shutdown', '3'], port, health, env)
 
 
 def pct(values, p):

@@ -14,6 +14,8 @@ import httpx, pytest
 
 import conftest
 from conftest import FAKE_URL, Server, model_requests
+import sphinxsite
+from sphinxsite import SPHINX
 
 CHROMIUM = '/usr/bin/chromium'
 if not Path(CHROMIUM).exists():
@@ -453,29 +455,11 @@ def test_a_sources_link_takes_the_reader_to_the_docs_page_and_the_chat_comes_alo
     expect(user_bubbles(chat)).to_have_text(['where is page 2? [[tool:Docs page 2]]'])
     assert log.errors == []
 
-SPHINX = Path('/usr/share/doc/python3.11/html')
-
-class WithTag(SimpleHTTPRequestHandler):
-    "Serves the Python docs as they are, with the widget's script tag added to every page, as a docs author would."
-    tag = b''
-    def log_message(self, *a): pass
-    def do_GET(self):
-        path = Path(self.translate_path(self.path))
-        if path.suffix != '.html' or not path.exists(): return super().do_GET()
-        body = path.read_bytes().replace(b'</body>', self.tag + b'</body>')
-        self.send_response(200)
-        self.send_header('Content-Type', 'text/html; charset=utf-8')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
 def test_on_a_real_sphinx_page(browse, widget):
     if not SPHINX.exists():
         if os.environ.get('CI'): raise RuntimeError(f'no {SPHINX}: scripts/setup.sh --test installs python3.11-doc')
         pytest.skip('apt-get install python3.11-doc')
-    handler = type('H', (WithTag,), dict(tag=tag_src(widget).encode()))
-    httpd = ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(handler, directory=str(SPHINX)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = sphinxsite.serve(tag_src(widget))
     try:
         page, log = browse(f'http://docs.test:{httpd.server_address[1]}/tutorial/controlflow.html')
         expect(page).to_have_title(re.compile('Control Flow'))
